@@ -1,0 +1,41 @@
+# adaptive_prompts: PGXS build.
+#
+#   make && make install        build and install the extension
+#   make installcheck           pg_regress tests (sql/ + expected/)
+#   test/run                    every test on a throwaway cluster (see README)
+
+EXTENSION = adaptive_prompts
+EXTVERSION = 0.1.0
+
+MODULE_big = adaptive_prompts
+OBJS = \
+	src/ab_tests.o \
+	src/common.o \
+	src/experiments.o \
+	src/guc.o \
+	src/proposers.o \
+	src/window.o \
+	src/work_orders.o
+
+# The install script is assembled from one part per feature, in order.
+SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+# Regression tests: every sql/*.sql except the install and upgrade scripts.
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+# PostgreSQL's headers are not -Wextra clean; reading them as system headers
+# keeps the warnings on our code only.
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS = -Wall -Wextra -Werror
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
+
+-include sanitizer.mk

@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ *
+ * adaptive_prompts.h
+ *	  Declarations shared by the C files of the adaptive_prompts extension.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ADAPTIVE_PROMPTS_H
+#define ADAPTIVE_PROMPTS_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/uuid.h"
+
+/* Settings (guc.c).  All are reload-level: no application session sets them. */
+extern double ap_success_sample_rate;
+extern double ap_partial_sample_rate;
+extern int	ap_window_size;
+extern double ap_default_threshold;
+extern bool ap_auto_register_proposers;
+extern int	ap_work_order_retention;	/* seconds */
+extern int	ap_max_enhancements;
+extern double ap_ab_alpha;
+extern int	ap_decision_rule;
+extern double ap_sprt_delta;
+
+/* Values of adaptive_prompts.decision_rule. */
+typedef enum DecisionRule
+{
+	DECISION_RULE_THRESHOLD,
+	DECISION_RULE_WILSON,
+	DECISION_RULE_SPRT
+} DecisionRule;
+
+extern const char *decision_rule_name(int rule);
+
+/* Number of complexity bands and the length of a band label. */
+#define AP_BAND_COUNT 10
+#define AP_BAND_LABEL_LEN 8		/* "0.3-0.4" */
+
+extern int	complexity_band_index(double score);
+extern const char *complexity_band_label(int band);
+
+/*
+ * Limits on caller-supplied input.  Larger values raise 22001/22023 instead
+ * of filling the log with one caller's garbage.
+ */
+#define AP_MAX_NAME_BYTES 200
+#define AP_MAX_CODE_BYTES 64
+#define AP_MAX_CODES 1000
+#define AP_MAX_SAMPLES 100
+#define AP_MAX_SAMPLES_BYTES (256 * 1024)
+
+/*
+ * Kept SPI plans.  ap_plan() prepares a statement on first use in a backend
+ * and keeps it for the life of the backend.  The extension's schema is
+ * substituted for every "@extschema@" in the text, so that every reference
+ * is qualified whatever the caller's search_path.
+ */
+typedef struct ApPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[24];
+	SPIPlanPtr	plan;
+	Oid			schema_oid;		/* schema the plan was prepared for */
+} ApPlan;
+
+/* A statement and its parameter types: AP_PLAN("... $1 ...", TEXTOID). */
+#define AP_PLAN(query, ...) \
+	{ .sql = (query), .nargs = lengthof(((Oid[]) {__VA_ARGS__})), \
+	  .argtypes = {__VA_ARGS__} }
+
+extern SPIPlanPtr ap_plan(ApPlan *plan);
+extern int	ap_execute(ApPlan *plan, Datum *values, const char *nulls,
+					   bool read_only, long count);
+extern void ap_enter_function(Oid fn_oid);
+extern Oid	ap_extension_schema(void);
+extern const char *ap_extension_schema_name(void);
+
+/* Every SQL-callable function starts with this. */
+#define AP_ENTER() ap_enter_function(fcinfo->flinfo->fn_oid)
+
+/* Validation helpers shared by the SQL-callable functions (common.c). */
+extern text *ap_require_name(FunctionCallInfo fcinfo, int argno,
+							 const char *argname);
+extern double ap_require_fraction(FunctionCallInfo fcinfo, int argno,
+								  const char *argname);
+extern void ap_check_fraction(double value, const char *argname);
+extern int32 ap_require_count(FunctionCallInfo fcinfo, int argno,
+							  const char *argname);
+extern bool ap_require_bool(FunctionCallInfo fcinfo, int argno,
+							const char *argname);
+
+/* Role that called the API, for decided_by columns. */
+extern char *ap_calling_role(void);
+
+/* Sampling and A/B assignment: uniform [0,1) from hash(salt, key). */
+extern double ap_hash_unit(uint64 salt, const char *key, int keylen);
+
+#define AP_SAMPLING_SALT UINT64CONST(0x5a3c1e7f00c0ffee)
+
+/* Window maintenance (window.c). */
+typedef struct WindowState
+{
+	int			attempts;
+	double		success_rate;
+} WindowState;
+
+extern void window_record_attempt(text *proposer, const char *band,
+								  bool was_success, double improvement_rate,
+								  WindowState *state);
+extern bool window_current(text *proposer, const char *band,
+						   WindowState *state);
+
+/*
+ * What record_work_order knows about one work order, handed to the
+ * experiment and A/B hooks.
+ */
+typedef struct WorkOrderFacts
+{
+	text	   *proposer;
+	double		score;
+	const char *band;
+	bool		was_success;
+	double		improvement_rate;
+	text	   *work_order_id;		/* NULL when the caller gave none */
+	text	   *prompt_version;		/* NULL when the caller gave none */
+	ArrayType  *enhancements_used;
+	ArrayType  *error_codes;		/* after sanitizer exclusion is NOT applied */
+} WorkOrderFacts;
+
+/* A running threshold experiment that counted the work order. */
+typedef struct ExperimentCount
+{
+	bool		found;			/* an experiment of this proposer exists */
+	pg_uuid_t	id;
+	char		status[32];
+} ExperimentCount;
+
+/* Threshold experiments (experiments.c). */
+extern void experiment_count_work_order(const WorkOrderFacts *facts,
+										ExperimentCount *count);
+
+/* A/B tests of prompt and enhancement versions (ab_tests.c). */
+extern void ab_count_work_order(const WorkOrderFacts *facts);
+
+/* Proposers (proposers.c). */
+extern bool proposer_ensure_registered(text *proposer);
+
+#endif							/* ADAPTIVE_PROMPTS_H */

@@ -1,0 +1,286 @@
+/*-------------------------------------------------------------------------
+ *
+ * common.c
+ *	  Kept SPI plans qualified with the extension's schema, argument
+ *	  validation shared by the SQL-callable functions, and the hash that
+ *	  turns an id into a uniform number for sampling and A/B assignment.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "adaptive_prompts.h"
+
+/* Schema the extension is installed in, as seen by the current call. */
+static Oid	current_schema_oid = InvalidOid;
+static char *current_schema_name = NULL;
+
+/*
+ * Look up the schema of the installed extension in pg_extension.
+ */
+static Oid
+lookup_extension_schema(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("adaptive_prompts"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		result = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"adaptive_prompts\" is not installed in this database")));
+	return result;
+}
+
+/*
+ * Remember the schema the extension lives in.  SQL-callable functions call
+ * this with their own OID: a function of the extension lives in its schema,
+ * and the syscache answers without a catalog scan.
+ */
+void
+ap_enter_function(Oid fn_oid)
+{
+	Oid			schema = get_func_namespace(fn_oid);
+
+	if (schema != current_schema_oid)
+	{
+		char	   *name = get_namespace_name(schema);
+
+		if (name == NULL)
+			elog(ERROR, "schema of function %u not found", fn_oid);
+		if (current_schema_name)
+			pfree(current_schema_name);
+		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
+		current_schema_oid = schema;
+	}
+}
+
+/*
+ * OID of the extension's schema.
+ */
+Oid
+ap_extension_schema(void)
+{
+	if (!OidIsValid(current_schema_oid))
+	{
+		Oid			schema = lookup_extension_schema();
+		char	   *name = get_namespace_name(schema);
+
+		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
+		current_schema_oid = schema;
+	}
+	return current_schema_oid;
+}
+
+/*
+ * Name of the extension's schema, unquoted.
+ */
+const char *
+ap_extension_schema_name(void)
+{
+	ap_extension_schema();
+	return current_schema_name;
+}
+
+/*
+ * Prepare (once per backend and schema) and return a kept plan.
+ */
+SPIPlanPtr
+ap_plan(ApPlan *plan)
+{
+	Oid			schema = ap_extension_schema();
+
+	if (plan->plan == NULL || plan->schema_oid != schema)
+	{
+		const char *quoted = quote_identifier(current_schema_name);
+		StringInfoData sql;
+		const char *p = plan->sql;
+		const char *marker = "@extschema@";
+		size_t		marker_len = strlen(marker);
+		SPIPlanPtr	prepared;
+
+		initStringInfo(&sql);
+		while (*p)
+		{
+			if (strncmp(p, marker, marker_len) == 0)
+			{
+				appendStringInfoString(&sql, quoted);
+				p += marker_len;
+			}
+			else
+				appendStringInfoChar(&sql, *p++);
+		}
+
+		prepared = SPI_prepare(sql.data, plan->nargs, plan->argtypes);
+		if (prepared == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql.data, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(prepared) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		if (plan->plan != NULL)
+			SPI_freeplan(plan->plan);
+		plan->plan = prepared;
+		plan->schema_oid = schema;
+		pfree(sql.data);
+	}
+	return plan->plan;
+}
+
+/*
+ * Run a kept plan and check that it did what was expected.
+ */
+int
+ap_execute(ApPlan *plan, Datum *values, const char *nulls, bool read_only,
+		   long count)
+{
+	int			rc = SPI_execute_plan(ap_plan(plan), values, nulls, read_only,
+									  count);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/*
+ * A required, non-empty name of bounded length.
+ */
+text *
+ap_require_name(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *value;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	value = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(value);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", argname)));
+	if (len > AP_MAX_NAME_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", argname),
+				 errdetail("It has %d bytes; the limit is %d.",
+						   len, AP_MAX_NAME_BYTES)));
+	return value;
+}
+
+/*
+ * A required float8 in [0, 1].
+ */
+double
+ap_require_fraction(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	double		value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	value = PG_GETARG_FLOAT8(argno);
+	ap_check_fraction(value, argname);
+	return value;
+}
+
+/*
+ * Raise 22003 unless value is a finite number in [0, 1].
+ */
+void
+ap_check_fraction(double value, const char *argname)
+{
+	if (isnan(value) || value < 0.0 || value > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be between 0 and 1", argname),
+				 errdetail("The value given was %s.",
+						   isnan(value) ? "NaN" : float8out_internal(value))));
+}
+
+/*
+ * A required, non-negative integer.
+ */
+int32
+ap_require_count(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	int32		value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	value = PG_GETARG_INT32(argno);
+	if (value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must not be negative", argname),
+				 errdetail("The value given was %d.", value)));
+	return value;
+}
+
+/*
+ * A required boolean.
+ */
+bool
+ap_require_bool(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	return PG_GETARG_BOOL(argno);
+}
+
+/*
+ * Uniform number in [0, 1) from a salted 64-bit hash of key.  Sampling and
+ * each A/B test use different salts, so their decisions are independent.
+ */
+double
+ap_hash_unit(uint64 salt, const char *key, int keylen)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) key, keylen, salt);
+
+	return (double) (h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/*
+ * Name of the role that called the API, not the owner of the SECURITY
+ * DEFINER function running now: the session's current role (SET ROLE).
+ */
+char *
+ap_calling_role(void)
+{
+	return GetUserNameFromId(GetOuterUserId(), false);
+}

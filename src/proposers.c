@@ -1,0 +1,200 @@
+/*-------------------------------------------------------------------------
+ *
+ * proposers.c
+ *	  Registering proposers and the administrator's direct levers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "adaptive_prompts.h"
+
+PG_FUNCTION_INFO_V1(ap_register_proposer);
+PG_FUNCTION_INFO_V1(ap_set_proposer_active);
+PG_FUNCTION_INFO_V1(ap_set_threshold);
+
+static ApPlan exists_plan = AP_PLAN(
+	"SELECT 1 FROM @extschema@.proposers WHERE name = $1",
+	TEXTOID);
+
+static ApPlan auto_register_plan = AP_PLAN(
+	"INSERT INTO @extschema@.proposers"
+	" (name, complexity_threshold, active, auto_registered)"
+	" VALUES ($1, $2, false, true) ON CONFLICT (name) DO NOTHING",
+	TEXTOID, FLOAT8OID);
+
+static ApPlan register_plan = AP_PLAN(
+	"INSERT INTO @extschema@.proposers"
+	" (name, complexity_threshold, cost_rank, active, auto_registered)"
+	" VALUES ($1, $2, $3, true, false)"
+	" ON CONFLICT (name) DO UPDATE SET complexity_threshold = excluded.complexity_threshold,"
+	" cost_rank = excluded.cost_rank, active = true, auto_registered = false,"
+	" updated_at = pg_catalog.now()",
+	TEXTOID, FLOAT8OID, INT4OID);
+
+static ApPlan set_active_plan = AP_PLAN(
+	"UPDATE @extschema@.proposers SET active = $2, updated_at = pg_catalog.now()"
+	" WHERE name = $1",
+	TEXTOID, BOOLOID);
+
+static ApPlan lock_proposer_plan = AP_PLAN(
+	"SELECT complexity_threshold FROM @extschema@.proposers WHERE name = $1 FOR UPDATE",
+	TEXTOID);
+
+static ApPlan open_experiment_plan = AP_PLAN(
+	"SELECT id FROM @extschema@.threshold_experiments"
+	" WHERE proposer_name = $1 AND (status = 'running' OR watching)",
+	TEXTOID);
+
+static ApPlan set_threshold_plan = AP_PLAN(
+	"UPDATE @extschema@.proposers SET complexity_threshold = $2, updated_at = pg_catalog.now()"
+	" WHERE name = $1",
+	TEXTOID, FLOAT8OID);
+
+static ApPlan record_manual_plan = AP_PLAN(
+	"INSERT INTO @extschema@.threshold_experiments"
+	" (proposer_name, old_threshold, new_threshold, test_sample_size, decision_rule,"
+	"  status, decided_at, decided_by, decision_reason)"
+	" VALUES ($1, $2, $3, 1, 'manual', 'manual', pg_catalog.now(), $4,"
+	"  'threshold set directly with set_threshold()')",
+	TEXTOID, FLOAT8OID, FLOAT8OID, TEXTOID);
+
+static void
+raise_unknown_proposer(text *proposer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("proposer \"%s\" does not exist", text_to_cstring(proposer)),
+			 errhint("Register it with register_proposer(name, complexity_threshold, cost_rank).")));
+}
+
+/*
+ * Make sure a proposer has a row.  An unknown one is registered inactive
+ * with the default threshold (a typo is recorded, never routed to), or is
+ * an error when auto-registration is off.  Returns true when it was
+ * registered now.
+ */
+bool
+proposer_ensure_registered(text *proposer)
+{
+	Datum		values[2];
+
+	values[0] = PointerGetDatum(proposer);
+	ap_execute(&exists_plan, values, NULL, false, 1);
+	if (SPI_processed == 1)
+		return false;
+
+	if (!ap_auto_register_proposers)
+		raise_unknown_proposer(proposer);
+
+	values[1] = Float8GetDatum(ap_default_threshold);
+	ap_execute(&auto_register_plan, values, NULL, false, 0);
+	if (SPI_processed == 1)
+		ereport(NOTICE,
+				(errmsg("registered unknown proposer \"%s\" as inactive",
+						text_to_cstring(proposer)),
+				 errdetail("Its complexity threshold is %g; nothing is routed to it until it is registered.",
+						   ap_default_threshold),
+				 errhint("Call register_proposer() to activate it.")));
+	return SPI_processed == 1;
+}
+
+/*
+ * register_proposer(name, complexity_threshold, cost_rank) returns void:
+ * register or update a proposer and make it active.
+ */
+Datum
+ap_register_proposer(PG_FUNCTION_ARGS)
+{
+	Datum		values[3];
+
+	AP_ENTER();
+	values[0] = PointerGetDatum(ap_require_name(fcinfo, 0, "name"));
+	values[1] = Float8GetDatum(ap_require_fraction(fcinfo, 1, "complexity_threshold"));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("cost_rank must not be NULL")));
+	values[2] = PG_GETARG_DATUM(2);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&register_plan, values, NULL, false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_proposer_active(name, active) returns void
+ */
+Datum
+ap_set_proposer_active(PG_FUNCTION_ARGS)
+{
+	Datum		values[2];
+	text	   *proposer;
+
+	AP_ENTER();
+	proposer = ap_require_name(fcinfo, 0, "name");
+	values[0] = PointerGetDatum(proposer);
+	values[1] = BoolGetDatum(ap_require_bool(fcinfo, 1, "active"));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&set_active_plan, values, NULL, false, 0);
+	if (SPI_processed != 1)
+		raise_unknown_proposer(proposer);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * set_threshold(name, complexity_threshold) returns void: the
+ * administrator's direct lever, recorded in threshold_experiments with
+ * status 'manual'.  Refused while an experiment for the proposer is
+ * running or watched.
+ */
+Datum
+ap_set_threshold(PG_FUNCTION_ARGS)
+{
+	text	   *proposer;
+	double		threshold;
+	double		old_threshold;
+	bool		isnull;
+	Datum		values[4];
+
+	AP_ENTER();
+	proposer = ap_require_name(fcinfo, 0, "name");
+	threshold = ap_require_fraction(fcinfo, 1, "complexity_threshold");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	values[0] = PointerGetDatum(proposer);
+	ap_execute(&lock_proposer_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_proposer(proposer);
+	old_threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+
+	ap_execute(&open_experiment_plan, values, NULL, false, 1);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("proposer \"%s\" has a threshold experiment in progress",
+						text_to_cstring(proposer)),
+				 errhint("Abort it with abort_experiment() first.")));
+
+	values[1] = Float8GetDatum(threshold);
+	ap_execute(&set_threshold_plan, values, NULL, false, 0);
+
+	values[1] = Float8GetDatum(old_threshold);
+	values[2] = Float8GetDatum(threshold);
+	values[3] = CStringGetTextDatum(ap_calling_role());
+	ap_execute(&record_manual_plan, values, NULL, false, 0);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}

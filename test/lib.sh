@@ -1,0 +1,129 @@
+# Shared set-up for test/run, test/demo and bench/*: install what is needed,
+# build and install the extension, run a throwaway PostgreSQL cluster.
+#
+# Source it, then call ap_setup; the cluster is stopped and removed on exit.
+# After ap_setup: PGHOST, PGPORT, PGUSER are exported, and ap_psql runs psql.
+
+set -euo pipefail
+
+AP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AP_PG_MAJOR=${AP_PG_MAJOR:-15}
+AP_PG_BIN=/usr/lib/postgresql/$AP_PG_MAJOR/bin
+AP_CLUSTER_USER=${AP_CLUSTER_USER:-postgres}
+AP_PACKAGES=(
+	build-essential
+	"postgresql-$AP_PG_MAJOR"
+	"postgresql-server-dev-$AP_PG_MAJOR"
+	"postgresql-$AP_PG_MAJOR-pgtap"
+	"postgresql-$AP_PG_MAJOR-cron"
+	libtap-parser-sourcehandler-pgtap-perl
+	libcurl4-openssl-dev
+	libcjson-dev
+	clang
+	libclang-rt-dev
+	nodejs
+	npm
+	python3
+)
+
+ap_log() { printf '\n=== %s\n' "$*" >&2; }
+
+# Install the Debian packages that are missing (needs root).
+ap_install_packages() {
+	local missing=() pkg
+	for pkg in "${AP_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+	done
+	# node/npm may come from elsewhere than Debian's packages; accept them.
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		local kept=()
+		for pkg in "${missing[@]}"; do
+			[[ $pkg == nodejs || $pkg == npm ]] || kept+=("$pkg")
+		done
+		missing=("${kept[@]+"${kept[@]}"}")
+	fi
+	if ((${#missing[@]})); then
+		ap_log "installing ${missing[*]}"
+		if [[ $(id -u) -ne 0 ]]; then
+			echo "missing packages: ${missing[*]} (run as root to install them)" >&2
+			return 1
+		fi
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+# Build and install the extension.
+ap_build_install() {
+	ap_log "building and installing"
+	make -C "$AP_ROOT" -s -j2 PG_CONFIG="$AP_PG_BIN/pg_config"
+	make -C "$AP_ROOT" -s install PG_CONFIG="$AP_PG_BIN/pg_config" >/dev/null
+}
+
+# Pick a free TCP port on loopback.
+ap_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Run a command as the cluster's unprivileged owner.
+ap_as_owner() {
+	if [[ $(id -un) == "$AP_CLUSTER_USER" ]]; then
+		"$@"
+	else
+		runuser -u "$AP_CLUSTER_USER" -- "$@"
+	fi
+}
+
+# Create and start a throwaway cluster.  Extra postgresql.conf lines can be
+# passed in AP_EXTRA_CONF.
+ap_start_cluster() {
+	if ! id "$AP_CLUSTER_USER" >/dev/null 2>&1; then
+		useradd --system --create-home "$AP_CLUSTER_USER"
+	fi
+	AP_TMP=$(mktemp -d /tmp/adaptive_prompts.XXXXXX)
+	chown "$AP_CLUSTER_USER" "$AP_TMP"
+	AP_DATA=$AP_TMP/data
+	export PGHOST=$AP_TMP PGPORT=$(ap_free_port) PGUSER=$AP_CLUSTER_USER PGDATABASE=postgres
+	ap_log "starting a cluster in $AP_DATA on port $PGPORT"
+	ap_as_owner "$AP_PG_BIN/initdb" -D "$AP_DATA" -A trust -U "$AP_CLUSTER_USER" \
+		--no-sync -E UTF8 --locale=C.UTF-8 >"$AP_TMP/initdb.log"
+	cat >>"$AP_DATA/postgresql.conf" <<-CONF
+		port = $PGPORT
+		listen_addresses = '127.0.0.1'
+		unix_socket_directories = '$AP_TMP'
+		shared_preload_libraries = 'adaptive_prompts,pg_cron'
+		cron.database_name = 'postgres'
+		max_connections = 50
+		fsync = off
+		log_min_messages = warning
+		log_line_prefix = '%m [%p] %q%a '
+		${AP_EXTRA_CONF:-}
+	CONF
+	ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$AP_DATA" -l "$AP_TMP/server.log" -w -t 60 start >/dev/null
+	trap ap_stop_cluster EXIT
+}
+
+ap_stop_cluster() {
+	local rc=$?
+	if [[ -n ${AP_DATA:-} && -d $AP_DATA ]]; then
+		ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$AP_DATA" -m immediate -w stop >/dev/null 2>&1 || true
+		if ((rc != 0)) && [[ -f $AP_TMP/server.log ]]; then
+			echo "--- last lines of the server log" >&2
+			tail -n 30 "$AP_TMP/server.log" >&2 || true
+		fi
+		rm -rf "$AP_TMP"
+	fi
+	return $rc
+}
+
+ap_psql() { "$AP_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+
+# Reload the configuration after ALTER SYSTEM.
+ap_reload() { ap_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null; sleep 0.3; }
+
+ap_setup() {
+	ap_install_packages
+	ap_build_install
+	ap_start_cluster
+}
