@@ -14,6 +14,7 @@ OBJS = \
 	src/experiments.o \
 	src/guc.o \
 	src/proposers.o \
+	src/stats.o \
 	src/window.o \
 	src/work_orders.o
 
@@ -39,3 +40,13 @@ $(DATA_built): $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
 -include sanitizer.mk
+
+# C unit tests of the pure cores (TAP output, run by prove in test/run).
+UNIT_CC ?= cc
+UNIT_CFLAGS = -O2 -g -std=c99 -Wall -Wextra -Werror -I$(srcdir)/src
+
+test/unit/stats.t: test/unit/test_stats.c src/stats.c src/stats.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c -lm
+
+unit-tests: test/unit/stats.t
+.PHONY: unit-tests

@@ -123,6 +123,10 @@ ap_psql() { "$AP_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
 ap_reload() { ap_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null; sleep 0.3; }
 
 ap_setup() {
+	# One test run at a time installs into and uses this machine's
+	# PostgreSQL: the lock is held until the calling script exits.
+	exec 9>/tmp/adaptive_prompts.lock
+	flock 9
 	ap_install_packages
 	ap_build_install
 	ap_start_cluster

@@ -152,7 +152,7 @@ CREATE TABLE @extschema@.prompt_enhancements (
     last_updated     timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE @extschema@.prompt_enhancements IS
-    'The live instruction per compiler error code. Every text ever live or proposed is also a row of enhancement_versions.';
+    'The live instruction per compiler error code. Every text ever live or proposed is also a row of enhancement_versions. times_used is derived from the logged work orders (each weighted 1/sample_rate), never updated per call.';
 
 CREATE TABLE @extschema@.enhancement_versions (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -175,18 +175,6 @@ CREATE UNIQUE INDEX enhancement_versions_one_active
     ON @extschema@.enhancement_versions (error_code) WHERE status = 'active';
 COMMENT ON TABLE @extschema@.enhancement_versions IS
     'Append-only history of every enhancement text proposed or live for an error code, with who decided what and why.';
-
--- Insert-only usage deltas, folded into prompt_enhancements.times_used by
--- fold_enhancement_usage() (the worker or a cron job), so the hot path never
--- updates a shared row.
-CREATE TABLE @extschema@.enhancement_usage (
-    error_code  text NOT NULL,
-    version     integer NOT NULL,
-    uses        bigint NOT NULL,
-    recorded_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE @extschema@.enhancement_usage IS
-    'Insert-only deltas of enhancement use reported by record_work_order; folded into prompt_enhancements.times_used.';
 
 -- Each proposer's most frequent error codes, refreshed off the hot path and
 -- read by build_enhanced_prompt(error_codes => NULL).
@@ -355,7 +343,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.work_orders', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.prompt_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.prompt_enhancements', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.enhancement_versions', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.enhancement_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.proposer_frequent_codes', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
