@@ -65,6 +65,7 @@ typedef struct ApPlan
 	const char *sql;
 	int			nargs;
 	Oid			argtypes[24];
+	bool		custom_plan;	/* replan for each execution's parameters */
 	SPIPlanPtr	plan;
 	Oid			schema_oid;		/* schema the plan was prepared for */
 } ApPlan;
@@ -73,6 +74,14 @@ typedef struct ApPlan
 #define AP_PLAN(query, ...) \
 	{ .sql = (query), .nargs = lengthof(((Oid[]) {__VA_ARGS__})), \
 	  .argtypes = {__VA_ARGS__} }
+
+/*
+ * The same, for a statement whose best plan depends on the parameter values
+ * (a range predicate over a BRIN index): planned for each execution.
+ */
+#define AP_PLAN_CUSTOM(query, ...) \
+	{ .sql = (query), .nargs = lengthof(((Oid[]) {__VA_ARGS__})), \
+	  .argtypes = {__VA_ARGS__}, .custom_plan = true }
 
 extern SPIPlanPtr ap_plan(ApPlan *plan);
 extern int	ap_execute(ApPlan *plan, Datum *values, const char *nulls,

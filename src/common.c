@@ -140,7 +140,8 @@ ap_plan(ApPlan *plan)
 				appendStringInfoChar(&sql, *p++);
 		}
 
-		prepared = SPI_prepare(sql.data, plan->nargs, plan->argtypes);
+		prepared = SPI_prepare_cursor(sql.data, plan->nargs, plan->argtypes,
+									  plan->custom_plan ? CURSOR_OPT_CUSTOM_PLAN : 0);
 		if (prepared == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 				 sql.data, SPI_result_code_string(SPI_result));

@@ -22,6 +22,8 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
 #endif
@@ -77,9 +79,15 @@ static const char *const band_labels[AP_BAND_COUNT] = {
 	"0.5-0.6", "0.6-0.7", "0.7-0.8", "0.8-0.9", "0.9-1.0"
 };
 
-/* Purge expired ledger rows every this many calls of a backend. */
+/*
+ * Every this many calls a backend purges up to twice as many expired ledger
+ * rows, so purging outpaces recording.
+ */
 #define LEDGER_PURGE_EVERY 1024
-#define LEDGER_PURGE_BATCH 500
+#define LEDGER_PURGE_BATCH (2 * LEDGER_PURGE_EVERY)
+
+/* Once a purge finds the ledger caught up, the next waits this long. */
+#define LEDGER_PURGE_IDLE_USECS (60 * USECS_PER_SEC)
 
 static ApPlan ledger_insert_plan = AP_PLAN(
 	"INSERT INTO @extschema@.work_orders"
@@ -88,25 +96,26 @@ static ApPlan ledger_insert_plan = AP_PLAN(
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID);
 
 static ApPlan ledger_lookup_plan = AP_PLAN(
-	"SELECT proposer_name, outcome, complexity_band, logged,"
-	" recorded_at < pg_catalog.now() - pg_catalog.make_interval(secs => $2)"
+	"SELECT proposer_name, outcome, complexity_band, logged"
 	" FROM @extschema@.work_orders WHERE work_order_id = $1",
-	TEXTOID, FLOAT8OID);
+	TEXTOID);
 
 static ApPlan ledger_renew_plan = AP_PLAN(
 	"UPDATE @extschema@.work_orders"
 	" SET recorded_at = pg_catalog.now(), proposer_name = $2, outcome = $3,"
 	" complexity_band = $4, logged = $5"
-	" WHERE work_order_id = $1"
-	" AND recorded_at < pg_catalog.now() - pg_catalog.make_interval(secs => $6)",
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, FLOAT8OID);
+	" WHERE work_order_id = $1 AND recorded_at < $6",
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TIMESTAMPTZOID);
 
-static ApPlan ledger_purge_plan = AP_PLAN(
+/*
+ * Planned for each cutoff: with the value known, the planner sees that few
+ * or no rows are older and scans the BRIN index instead of the ledger.
+ */
+static ApPlan ledger_purge_plan = AP_PLAN_CUSTOM(
 	"DELETE FROM @extschema@.work_orders WHERE ctid = ANY (ARRAY("
-	" SELECT ctid FROM @extschema@.work_orders"
-	" WHERE recorded_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+	" SELECT ctid FROM @extschema@.work_orders WHERE recorded_at < $1"
 	" LIMIT $2 FOR UPDATE SKIP LOCKED))",
-	FLOAT8OID, INT4OID);
+	TIMESTAMPTZOID, INT4OID);
 
 static ApPlan exclusion_plan = AP_PLAN(
 	"SELECT coalesce(array_agg(code ORDER BY ord) FILTER (WHERE NOT excluded), '{}'),"
@@ -404,12 +413,22 @@ sampling_draw(text *work_order_id)
 /*
  * Delete a batch of ledger rows older than work_order_retention.
  */
+/*
+ * Ledger rows recorded before this time have expired.
+ */
+static TimestampTz
+ledger_cutoff(void)
+{
+	return GetCurrentTransactionStartTimestamp() -
+		(TimestampTz) ap_work_order_retention * USECS_PER_SEC;
+}
+
 static uint64
 ledger_purge(int batch_size)
 {
 	Datum		values[2];
 
-	values[0] = Float8GetDatum((double) ap_work_order_retention);
+	values[0] = TimestampTzGetDatum(ledger_cutoff());
 	values[1] = Int32GetDatum(batch_size);
 	ap_execute(&ledger_purge_plan, values, NULL, false, 0);
 	return SPI_processed;
@@ -435,7 +454,7 @@ ledger_claim(text *work_order_id, text *proposer, const char *outcome,
 		return true;
 
 	/* A row older than the retention no longer makes this a duplicate. */
-	values[5] = Float8GetDatum((double) ap_work_order_retention);
+	values[5] = TimestampTzGetDatum(ledger_cutoff());
 	ap_execute(&ledger_renew_plan, values, NULL, false, 0);
 	return SPI_processed == 1;
 }
@@ -491,7 +510,7 @@ make_result(FunctionCallInfo fcinfo, const char *outcome, bool logged,
 static Datum
 duplicate_result(FunctionCallInfo fcinfo, text *work_order_id)
 {
-	Datum		values[2];
+	Datum		values[1];
 	HeapTuple	row;
 	TupleDesc	desc;
 	bool		isnull;
@@ -503,7 +522,6 @@ duplicate_result(FunctionCallInfo fcinfo, text *work_order_id)
 	Datum		result;
 
 	values[0] = PointerGetDatum(work_order_id);
-	values[1] = Float8GetDatum((double) ap_work_order_retention);
 	ap_execute(&ledger_lookup_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -556,6 +574,7 @@ Datum
 ap_record_work_order(PG_FUNCTION_ARGS)
 {
 	static uint32 calls_since_purge = 0;
+	static TimestampTz next_purge_at = 0;
 	text	   *proposer;
 	double		score;
 	int32		initial_errors;
@@ -689,8 +708,12 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 
 	if (++calls_since_purge >= LEDGER_PURGE_EVERY)
 	{
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+
 		calls_since_purge = 0;
-		ledger_purge(LEDGER_PURGE_BATCH);
+		if (now >= next_purge_at &&
+			ledger_purge(LEDGER_PURGE_BATCH) < LEDGER_PURGE_BATCH)
+			next_purge_at = now + LEDGER_PURGE_IDLE_USECS;
 	}
 
 	result = make_result(fcinfo, outcome_names[outcome], logged, band,

@@ -55,7 +55,7 @@ CREATE TABLE @extschema@.proposer_failures (
 -- BRIN: the log is append-only in time order, so a block-range index on
 -- created_at costs almost nothing per insert and serves every "since" query.
 CREATE INDEX proposer_failures_created_at_brin
-    ON @extschema@.proposer_failures USING brin (created_at);
+    ON @extschema@.proposer_failures USING brin (created_at) WITH (autosummarize = on);
 COMMENT ON TABLE @extschema@.proposer_failures IS
     'Logged work orders: every failure, and successes/partials sampled at adaptive_prompts.success_sample_rate / partial_sample_rate. A row stands for 1/sample_rate work orders.';
 COMMENT ON COLUMN @extschema@.proposer_failures.sample_rate IS
@@ -111,7 +111,7 @@ CREATE TABLE @extschema@.work_orders (
     logged          boolean NOT NULL
 );
 CREATE INDEX work_orders_recorded_at_brin
-    ON @extschema@.work_orders USING brin (recorded_at);
+    ON @extschema@.work_orders USING brin (recorded_at) WITH (autosummarize = on);
 COMMENT ON TABLE @extschema@.work_orders IS
     'One row per recorded work_order_id, written first by record_work_order so that repeated and concurrent calls are idempotent. Kept adaptive_prompts.work_order_retention, then purged in batches.';
 
@@ -329,6 +329,29 @@ INSERT INTO @extschema@.sanitizer_error_map (change, error_code, seeded) VALUES
     ('smart_single_quotes', 'TS1127', true),
     ('unicode_dashes', 'TS1127', true),
     ('unclosed_template_literals', 'TS1160', true);
+
+-- ---------------------------------------------------------------------------
+-- A small statistics sample for the log and the ledger.  ANALYZE of a wide
+-- table holds a snapshot, and while it does, the in-place updates of the
+-- window tables cannot prune old row versions; 3,000 sampled rows keep
+-- ANALYZE short and are plenty for the extension's queries on them.
+-- ---------------------------------------------------------------------------
+DO $$
+DECLARE
+    col record;
+BEGIN
+    FOR col IN
+        SELECT a.attrelid::pg_catalog.regclass AS rel, a.attname
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid IN ('@extschema@.proposer_failures'::pg_catalog.regclass,
+                              '@extschema@.work_orders'::pg_catalog.regclass)
+           AND a.attnum > 0 AND NOT a.attisdropped
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 10',
+                                  col.rel, col.attname);
+    END LOOP;
+END
+$$;
 
 -- ---------------------------------------------------------------------------
 -- pg_dump keeps the data of every table and the position of every identity
