@@ -1,0 +1,94 @@
+-- Demo of adaptive_prompts (run by test/demo).
+\pset footer off
+CREATE EXTENSION adaptive_prompts;
+
+\echo
+\echo '== Proposers: a cheap model for easy work, stronger ones for harder work'
+SELECT register_proposer('gpt-4o-mini', 0.3, 1);
+SELECT register_proposer('claude-haiku', 0.5, 2);
+SELECT register_proposer('gpt-4o', 0.8, 5);
+SELECT register_proposer('claude-sonnet', 1.0, 10);
+SELECT name, complexity_threshold, cost_rank, active FROM proposers ORDER BY cost_rank;
+
+\echo
+\echo '== A stream of' :count 'work orders (seeded, so every run is the same)'
+-- Each proposer has a skill; a work order succeeds more often when its
+-- complexity is below the skill.  Failures carry TypeScript error codes.
+SELECT setseed(0.42);
+CREATE TEMP TABLE stream AS
+SELECT i, p.name AS proposer, p.skill, round(random()::numeric, 3)::float8 AS score,
+       random() AS luck, 1 + floor(random() * 8)::int AS initial_errors
+  FROM generate_series(1, :count) i
+  CROSS JOIN LATERAL (SELECT * FROM (VALUES ('gpt-4o-mini', 0.35), ('claude-haiku', 0.55),
+                                            ('gpt-4o', 0.8), ('claude-sonnet', 0.95),
+                                            ('gpt-4o-mini-typo', 0.3)) v(name, skill)
+                       ORDER BY (i * 7 + length(v.name)) % 11 LIMIT 1) p;
+
+\timing on
+SELECT count(*) AS recorded,
+       count(*) FILTER (WHERE (r).outcome = 'success') AS successes,
+       count(*) FILTER (WHERE (r).outcome = 'partial') AS partials,
+       count(*) FILTER (WHERE (r).outcome = 'failure') AS failures,
+       count(*) FILTER (WHERE (r).logged) AS logged
+  FROM (SELECT record_work_order(
+                   proposer, score, initial_errors,
+                   CASE WHEN luck < 1.2 - score / skill THEN 0
+                        WHEN luck < 1.5 - score / skill THEN 1
+                        ELSE initial_errors + (i % 3) END,
+                   stalled => luck > 0.97,
+                   error_codes => CASE WHEN luck < 1.2 - score / skill THEN '{}'::text[]
+                                       WHEN score > 0.6 THEN '{TS2345,TS2322}'
+                                       WHEN i % 4 = 0 THEN '{TS1443}'
+                                       ELSE '{TS7006}' END,
+                   error_samples => CASE WHEN luck < 1.2 - score / skill THEN '[]'::jsonb
+                                         ELSE '[{"code": "TS2345", "message": "Argument of type ''string | undefined'' is not assignable to parameter of type ''string''."}]' END,
+                   sanitizer_changes => CASE WHEN i % 4 = 0 THEN '{unquoted_module_declarations}'::text[] ELSE '{}' END,
+                   work_order_id => 'demo-' || i) AS r
+          FROM stream ORDER BY i) s;
+\timing off
+
+\echo
+\echo '== Retrying the first 100 work orders changes nothing (idempotent by work_order_id)'
+SELECT count(*) FILTER (WHERE (record_work_order(proposer, score, 1, 1, work_order_id => 'demo-' || i)).duplicate) AS duplicates
+  FROM stream WHERE i <= 100;
+
+\echo
+\echo '== Rolling success rate per proposer and complexity band (last 50 attempts each)'
+SELECT proposer_name,
+       max(success_rate) FILTER (WHERE complexity_band = '0.0-0.1') AS "0.0",
+       max(success_rate) FILTER (WHERE complexity_band = '0.1-0.2') AS "0.1",
+       max(success_rate) FILTER (WHERE complexity_band = '0.2-0.3') AS "0.2",
+       max(success_rate) FILTER (WHERE complexity_band = '0.3-0.4') AS "0.3",
+       max(success_rate) FILTER (WHERE complexity_band = '0.4-0.5') AS "0.4",
+       max(success_rate) FILTER (WHERE complexity_band = '0.5-0.6') AS "0.5",
+       max(success_rate) FILTER (WHERE complexity_band = '0.6-0.7') AS "0.6",
+       max(success_rate) FILTER (WHERE complexity_band = '0.7-0.8') AS "0.7",
+       max(success_rate) FILTER (WHERE complexity_band = '0.8-0.9') AS "0.8",
+       max(success_rate) FILTER (WHERE complexity_band = '0.9-1.0') AS "0.9"
+  FROM proposer_success_metrics GROUP BY proposer_name ORDER BY proposer_name \gx
+\pset format aligned
+SELECT proposer_name, complexity_band, attempts, successes, round(success_rate::numeric, 2) AS success_rate,
+       round(avg_improvement_rate::numeric, 2) AS avg_improvement
+  FROM proposer_success_metrics WHERE proposer_name = 'gpt-4o-mini' ORDER BY complexity_band;
+
+\echo
+\echo '== The typo was recorded but is never routed to'
+SELECT name, active, auto_registered FROM proposers WHERE auto_registered;
+
+\echo
+\echo '== What was learned: most frequent error codes of logged failures (weighted by 1/sample_rate)'
+SELECT code, round(sum(1 / sample_rate)) AS weighted_occurrences
+  FROM proposer_failures, unnest(error_codes) code GROUP BY code ORDER BY 2 DESC;
+SELECT code AS excluded_by_sanitizer, count(*) FROM proposer_failures, unnest(excluded_error_codes) code GROUP BY code;
+
+\echo
+\echo '== Storage'
+SELECT t AS "table", pg_size_pretty(pg_total_relation_size(t::regclass)) AS size,
+       (SELECT reltuples::bigint FROM pg_class WHERE oid = t::regclass) AS approx_rows
+  FROM unnest(ARRAY['proposer_failures', 'work_orders', 'proposer_attempts', 'proposer_success_metrics']) t;
+SELECT count(*) AS work_orders,
+       (SELECT count(*) FROM proposer_failures) AS logged_rows,
+       pg_size_pretty((pg_total_relation_size('proposer_failures') + pg_total_relation_size('work_orders')
+                       + pg_total_relation_size('proposer_attempts') + pg_total_relation_size('proposer_success_metrics'))
+                      * 1000 / count(*)) AS storage_per_1000_work_orders
+  FROM work_orders;
