@@ -142,8 +142,8 @@ static ApPlan lock_open_plan = AP_PLAN(
 	" WHERE proposer_name = $1 AND (status = 'running' OR watching) FOR UPDATE",
 	TEXTOID);
 
-static ApPlan proposer_exists_plan = AP_PLAN(
-	"SELECT active FROM @extschema@.proposers WHERE name = $1",
+static ApPlan proposer_read_plan = AP_PLAN(
+	"SELECT complexity_threshold, active FROM @extschema@.proposers WHERE name = $1",
 	TEXTOID);
 
 static ApPlan proposer_lock_plan = AP_PLAN(
@@ -583,9 +583,12 @@ experiment_lock(pg_uuid_t *id, Experiment *e)
  * Returns false (after a NOTICE) when the proposer already has an
  * experiment running or watched.  Needs an SPI connection.
  *
- * Locks: the open experiment row if any (then returns), then the proposer
- * row, which serializes proposals for one proposer; the insert relies on
- * the unique partial index (ON CONFLICT DO NOTHING) all the same.
+ * Locks, in the order decisions take them: the open experiment row if
+ * there is one (then it returns), the new experiment row (the insert, which
+ * relies on the unique partial index with ON CONFLICT DO NOTHING), then the
+ * proposer row, so that the threshold cannot change until commit.  Holding
+ * the proposer row while inserting could deadlock with a decision that
+ * holds an experiment row and waits for the proposer row.
  */
 static bool
 experiment_start(text *proposer, const double *expected_current,
@@ -600,6 +603,7 @@ experiment_start(text *proposer, const double *expected_current,
 	char		nulls[10];
 	bool		isnull;
 	double		current;
+	double		locked_current;
 	bool		active;
 
 	/* The rule in force now is the rule of this experiment for its life. */
@@ -619,9 +623,13 @@ experiment_start(text *proposer, const double *expected_current,
 				 errhint("Lower the confidence or raise the sample size.")));
 
 	values[0] = PointerGetDatum(proposer);
-	ap_execute(&proposer_exists_plan, values, NULL, false, 1);
+	ap_execute(&proposer_read_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
 		raise_unknown_proposer(proposer);
+	current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull));
 
 	ap_execute(&lock_open_plan, values, NULL, false, 1);
 	if (SPI_processed > 0)
@@ -639,14 +647,6 @@ experiment_start(text *proposer, const double *expected_current,
 		return false;
 	}
 
-	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		raise_unknown_proposer(proposer);
-	current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 2, &isnull));
-
 	if (expected_current != NULL && *expected_current != current)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -659,11 +659,6 @@ experiment_start(text *proposer, const double *expected_current,
 				 errmsg("%s (%g) must be above the current complexity threshold of proposer \"%s\" (%g)",
 						expected_current != NULL ? "proposed" : "new_threshold",
 						new_threshold, name, current)));
-	if (!active)
-		ereport(NOTICE,
-				(errmsg("proposer \"%s\" is inactive: work orders are not routed to it",
-						name),
-				 errhint("Activate it with set_proposer_active() or register_proposer().")));
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[1] = Float8GetDatum(current);
@@ -688,6 +683,25 @@ experiment_start(text *proposer, const double *expected_current,
 	}
 	*id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* Hold the threshold still until commit; it must not have moved. */
+	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_proposer(proposer);
+	locked_current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	if (locked_current != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the complexity threshold of proposer \"%s\" changed from %g to %g while the experiment was being started",
+						name, current, locked_current),
+				 errhint("Retry the call.")));
+
+	if (!active)
+		ereport(NOTICE,
+				(errmsg("proposer \"%s\" is inactive: work orders are not routed to it",
+						name),
+				 errhint("Activate it with set_proposer_active() or register_proposer().")));
 	return true;
 }
 
@@ -796,7 +810,7 @@ ap_record_experiment_result(PG_FUNCTION_ARGS)
 	{
 		Datum		value = PointerGetDatum(proposer);
 
-		ap_execute(&proposer_exists_plan, &value, NULL, false, 1);
+		ap_execute(&proposer_read_plan, &value, NULL, false, 1);
 		if (SPI_processed != 1)
 			raise_unknown_proposer(proposer);
 	}

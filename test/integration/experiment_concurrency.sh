@@ -9,6 +9,8 @@
 # 3. A mix of proposals, work orders, aborts and manual resets on one
 #    proposer with small experiments: no deadlock, no error, and the
 #    invariants of every experiment hold.
+# 4. A proposal that races set_threshold (which commits while the proposal
+#    waits for the proposer row) fails with 40001 and leaves nothing.
 #
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with the extension
 # installed (test/run provides them).  Uses its own database.
@@ -214,6 +216,35 @@ is "$(q "SELECT CASE
                THEN complexity_threshold = 0.3
              ELSE complexity_threshold IN (0.3, 0.4) END
            FROM proposers WHERE name = 'p3'")" t "the threshold agrees with the open experiment"
+
+# ---------------------------------------------------------------------------
+# 4. A proposal racing set_threshold
+# ---------------------------------------------------------------------------
+q "SELECT register_proposer('q', 0.3, 5)" >/dev/null
+# The holder changes q's threshold and keeps its transaction open until
+# another session waits for a lock.
+PGAPPNAME=holder ap_psql -d "$DB" -c "DO \$\$
+BEGIN
+    PERFORM set_threshold('q', 0.35);
+    FOR i IN 1 .. 600 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE NOT granted);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END \$\$" >"$WORK/holder.out" 2>&1 &
+holder=$!
+for i in $(seq 1 200); do
+	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'") == 1 ]] && break
+	sleep 0.05
+done
+is "$(q "SELECT propose_threshold_increase('q', 0.4)" | sed -n 's/^ERROR: *//p')" \
+	'the complexity threshold of proposer "q" changed from 0.3 to 0.35 while the experiment was being started' \
+	"a proposal that read a threshold changed before it could lock it fails (40001)"
+wait "$holder"
+is "$(q "SELECT count(*) FROM threshold_experiments WHERE proposer_name = 'q' AND decision_rule <> 'manual'")" 0 \
+	"and leaves no experiment"
+is "$(q "SELECT propose_threshold_increase('q', 0.4) IS NOT NULL")" t "a retry starts it"
+is "$(q "SELECT old_threshold FROM threshold_experiments WHERE proposer_name = 'q' AND status = 'running'")" 0.35 \
+	"from the new threshold"
 
 echo "# p3 experiments by status: $(q "SELECT string_agg(status || ' ' || c, ', ' ORDER BY status) FROM (SELECT status, count(*) AS c FROM threshold_experiments WHERE proposer_name = 'p3' GROUP BY status) s")"
 echo "1..$n"
