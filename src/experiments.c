@@ -3,21 +3,952 @@
  * experiments.c
  *	  Threshold experiments and routing.
  *
+ * An experiment asks whether a proposer can take the complexity band
+ * [old_threshold, new_threshold] above its current threshold.  While it
+ * runs, every work order of that proposer whose score falls in the band is
+ * counted (record_work_order calls experiment_count_work_order; callers
+ * that do not use record_work_order call record_experiment_result), and
+ * route_work_order sends scores in the band to the proposer.
+ *
+ * Counting is one conditional UPDATE of the experiment row,
+ *
+ *	 ... WHERE status = 'running' AND current_sample_count < max ... RETURNING
+ *
+ * so counts are exact under any number of concurrent callers (the row lock
+ * serializes the callers of one experiment; READ COMMITTED re-checks the
+ * condition on the newest row version), and the call whose count reaches a
+ * verdict takes the decision in the same transaction: exactly once, since
+ * after it the row no longer matches.  A promotion updates the proposer's
+ * threshold at once and starts a watch of test_sample_size more work orders
+ * in the band; a watch whose success rate falls below the confidence
+ * restores the old threshold (status rolled_back).
+ *
+ * The rule (threshold, wilson or sprt) and its parameters are copied onto
+ * the row when the experiment starts; decisions read them from the row.
+ *
+ * Lock order, the same in every function: (record_work_order's ledger and
+ * metrics rows,) the experiment row, then the proposer row.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/uuid.h"
 
 #include "adaptive_prompts.h"
+#include "stats.h"
+
+PG_FUNCTION_INFO_V1(ap_propose_threshold_increase);
+PG_FUNCTION_INFO_V1(ap_run_threshold_experiment);
+PG_FUNCTION_INFO_V1(ap_record_experiment_result);
+PG_FUNCTION_INFO_V1(ap_evaluate_experiment);
+PG_FUNCTION_INFO_V1(ap_abort_experiment);
+PG_FUNCTION_INFO_V1(ap_route_work_order);
+
+/* Error rates of the sequential test (SPEC 4.3). */
+#define EXPERIMENT_SPRT_ALPHA 0.05
+#define EXPERIMENT_SPRT_BETA 0.2
+
+/* Largest sample size accepted (the SPRT may use twice as many). */
+#define EXPERIMENT_MAX_SAMPLE_SIZE 1000000
+
+/* Longest abort reason accepted, in bytes. */
+#define EXPERIMENT_MAX_REASON_BYTES 2000
+
+/* Columns every query that reads an experiment returns, in this order. */
+#define EXPERIMENT_COLUMNS \
+	"id, proposer_name, old_threshold, new_threshold, test_sample_size," \
+	" confidence_threshold, decision_rule, sprt_delta, sprt_alpha, sprt_beta," \
+	" status, watching, current_sample_count, current_successes," \
+	" watch_sample_count, watch_successes"
+
+enum
+{
+	COL_ID = 1,
+	COL_PROPOSER,
+	COL_OLD_THRESHOLD,
+	COL_NEW_THRESHOLD,
+	COL_SAMPLE_SIZE,
+	COL_CONFIDENCE,
+	COL_RULE,
+	COL_SPRT_DELTA,
+	COL_SPRT_ALPHA,
+	COL_SPRT_BETA,
+	COL_STATUS,
+	COL_WATCHING,
+	COL_SAMPLE_COUNT,
+	COL_SUCCESSES,
+	COL_WATCH_COUNT,
+	COL_WATCH_SUCCESSES
+};
+
+/* One experiment row, copied out of SPI. */
+typedef struct Experiment
+{
+	pg_uuid_t	id;
+	char	   *proposer;
+	double		old_threshold;
+	double		new_threshold;
+	int32		sample_size;
+	double		confidence;
+	char		rule[16];
+	double		sprt_delta;
+	double		sprt_alpha;
+	double		sprt_beta;
+	char		status[16];
+	bool		watching;
+	int32		sample_count;
+	int32		successes;
+	int32		watch_count;
+	int32		watch_successes;
+} Experiment;
 
 /*
- * Count a work order in its proposer's running experiment, if any.
- * (Counting and decisions arrive with the threshold-experiment feature.)
+ * Count one result in the proposer's running experiment, or in the watch
+ * after its promotion, when the score is in the band.  One statement: when
+ * nothing matches (the usual case) it touches one index page of a small
+ * partial index and locks nothing.
+ */
+static ApPlan count_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiments SET"
+	" current_sample_count = current_sample_count + CASE WHEN watching THEN 0 ELSE 1 END,"
+	" current_successes = current_successes + CASE WHEN NOT watching AND $3 THEN 1 ELSE 0 END,"
+	" current_success_rate = CASE WHEN watching THEN current_success_rate"
+	"   ELSE (current_successes + CASE WHEN $3 THEN 1 ELSE 0 END)::float8"
+	"        / (current_sample_count + 1) END,"
+	" watch_sample_count = watch_sample_count + CASE WHEN watching THEN 1 ELSE 0 END,"
+	" watch_successes = watch_successes + CASE WHEN watching AND $3 THEN 1 ELSE 0 END"
+	" WHERE proposer_name = $1 AND (status = 'running' OR watching)"
+	" AND $2 >= old_threshold AND $2 <= new_threshold"
+	" AND CASE WHEN watching THEN watch_sample_count < test_sample_size"
+	"     ELSE current_sample_count < CASE WHEN decision_rule = 'sprt'"
+	"          THEN 2::bigint * test_sample_size ELSE test_sample_size END END"
+	" RETURNING " EXPERIMENT_COLUMNS,
+	TEXTOID, FLOAT8OID, BOOLOID);
+
+static ApPlan lock_by_id_plan = AP_PLAN(
+	"SELECT " EXPERIMENT_COLUMNS
+	" FROM @extschema@.threshold_experiments WHERE id = $1 FOR UPDATE",
+	UUIDOID);
+
+static ApPlan lock_open_plan = AP_PLAN(
+	"SELECT watching FROM @extschema@.threshold_experiments"
+	" WHERE proposer_name = $1 AND (status = 'running' OR watching) FOR UPDATE",
+	TEXTOID);
+
+static ApPlan proposer_read_plan = AP_PLAN(
+	"SELECT complexity_threshold, active FROM @extschema@.proposers WHERE name = $1",
+	TEXTOID);
+
+static ApPlan proposer_lock_plan = AP_PLAN(
+	"SELECT complexity_threshold, active FROM @extschema@.proposers"
+	" WHERE name = $1 FOR UPDATE",
+	TEXTOID);
+
+static ApPlan insert_plan = AP_PLAN(
+	"INSERT INTO @extschema@.threshold_experiments"
+	" (proposer_name, old_threshold, new_threshold, test_sample_size,"
+	"  confidence_threshold, decision_rule, sprt_delta, sprt_alpha, sprt_beta,"
+	"  started_by)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	" ON CONFLICT (proposer_name) WHERE status = 'running' OR watching DO NOTHING"
+	" RETURNING id",
+	TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, FLOAT8OID, TEXTOID, FLOAT8OID,
+	FLOAT8OID, FLOAT8OID, TEXTOID);
+
+static ApPlan decide_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiments"
+	" SET status = $2, watching = $3, decided_at = pg_catalog.now(),"
+	" decided_by = $4, decision_reason = $5"
+	" WHERE id = $1",
+	UUIDOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID);
+
+static ApPlan end_watch_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiments"
+	" SET status = $2, watching = false, watch_ended_at = pg_catalog.now(),"
+	" watch_reason = $3"
+	" WHERE id = $1",
+	UUIDOID, TEXTOID, TEXTOID);
+
+static ApPlan set_threshold_plan = AP_PLAN(
+	"UPDATE @extschema@.proposers"
+	" SET complexity_threshold = $2, updated_at = pg_catalog.now()"
+	" WHERE name = $1",
+	TEXTOID, FLOAT8OID);
+
+/*
+ * The experimenting proposer for a score in a running experiment's band;
+ * else the cheapest active proposer whose threshold covers the score; else
+ * the active proposer with the highest threshold.
+ */
+static ApPlan route_plan = AP_PLAN(
+	"SELECT name FROM ("
+	" SELECT p.name, 0 AS tier, 0::float8 AS reach, p.cost_rank"
+	"   FROM @extschema@.threshold_experiments e"
+	"   JOIN @extschema@.proposers p ON p.name = e.proposer_name"
+	"  WHERE e.status = 'running' AND p.active"
+	"    AND $1 >= e.old_threshold AND $1 <= e.new_threshold"
+	" UNION ALL"
+	" SELECT name, 1, 0::float8, cost_rank FROM @extschema@.proposers"
+	"  WHERE active AND complexity_threshold >= $1"
+	" UNION ALL"
+	" SELECT name, 2, -complexity_threshold, cost_rank FROM @extschema@.proposers"
+	"  WHERE active"
+	") candidates ORDER BY tier, reach, cost_rank, name LIMIT 1",
+	FLOAT8OID);
+
+/*
+ * Copy the experiment in row `row` of the last SPI result.
+ */
+static void
+experiment_from_tuple(uint64 row, Experiment *e)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+	e->id = *DatumGetUUIDP(SPI_getbinval(tuple, desc, COL_ID, &isnull));
+	e->proposer = TextDatumGetCString(SPI_getbinval(tuple, desc, COL_PROPOSER, &isnull));
+	e->old_threshold = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_OLD_THRESHOLD, &isnull));
+	e->new_threshold = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_NEW_THRESHOLD, &isnull));
+	e->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, COL_SAMPLE_SIZE, &isnull));
+	e->confidence = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_CONFIDENCE, &isnull));
+	text_to_cstring_buffer(DatumGetTextPP(SPI_getbinval(tuple, desc, COL_RULE, &isnull)),
+						   e->rule, sizeof(e->rule));
+	e->sprt_delta = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_SPRT_DELTA, &isnull));
+	if (isnull)
+		e->sprt_delta = 0.0;
+	e->sprt_alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_SPRT_ALPHA, &isnull));
+	if (isnull)
+		e->sprt_alpha = 0.0;
+	e->sprt_beta = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_SPRT_BETA, &isnull));
+	if (isnull)
+		e->sprt_beta = 0.0;
+	text_to_cstring_buffer(DatumGetTextPP(SPI_getbinval(tuple, desc, COL_STATUS, &isnull)),
+						   e->status, sizeof(e->status));
+	e->watching = DatumGetBool(SPI_getbinval(tuple, desc, COL_WATCHING, &isnull));
+	e->sample_count = DatumGetInt32(SPI_getbinval(tuple, desc, COL_SAMPLE_COUNT, &isnull));
+	e->successes = DatumGetInt32(SPI_getbinval(tuple, desc, COL_SUCCESSES, &isnull));
+	e->watch_count = DatumGetInt32(SPI_getbinval(tuple, desc, COL_WATCH_COUNT, &isnull));
+	e->watch_successes = DatumGetInt32(SPI_getbinval(tuple, desc, COL_WATCH_SUCCESSES, &isnull));
+}
+
+/*
+ * Rule kind of a rule name as stored on experiment rows.
+ */
+static StatsRuleKind
+rule_kind_of(const char *name)
+{
+	if (strcmp(name, "wilson") == 0)
+		return STATS_RULE_WILSON;
+	if (strcmp(name, "sprt") == 0)
+		return STATS_RULE_SPRT;
+	return STATS_RULE_THRESHOLD;
+}
+
+/*
+ * The decision rule copied onto an experiment row.
+ */
+static void
+experiment_rule(const Experiment *e, StatsRule *rule)
+{
+	if (stats_rule_init(rule, rule_kind_of(e->rule), e->confidence,
+						e->sample_size, e->sprt_delta, e->sprt_alpha,
+						e->sprt_beta) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("threshold experiment of proposer \"%s\" has invalid rule parameters",
+						e->proposer),
+				 errdetail("Rule %s, confidence %g, sample size %d, SPRT delta %g.",
+						   e->rule, e->confidence, e->sample_size, e->sprt_delta)));
+}
+
+/*
+ * "12/30 successes, rate 0.400, Wilson 95% interval [0.246, 0.577]"
+ */
+static void
+append_numbers(StringInfo buf, int32 successes, int32 count)
+{
+	StatsInterval interval = stats_wilson(successes, count, STATS_Z95);
+
+	appendStringInfo(buf, "%d/%d successes, rate %.3f, Wilson 95%% interval [%.3f, %.3f]",
+					 successes, count,
+					 count > 0 ? (double) successes / (double) count : 0.0,
+					 interval.lower, interval.upper);
+}
+
+/*
+ * Text of decision_reason: the verdict, the numbers, the Wilson interval,
+ * the rule and why the rule decided.
+ */
+static char *
+decision_reason(const Experiment *e, const StatsRule *rule,
+				StatsVerdict verdict, StatsVerdictReason why)
+{
+	StringInfoData buf;
+	bool		promoted = (verdict == STATS_VERDICT_PROMOTE);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s%s: ", promoted ? "promoted" : "rejected",
+					 why == STATS_REASON_UNREACHABLE ? " early" : "");
+	append_numbers(&buf, e->successes, e->sample_count);
+	appendStringInfo(&buf, "; rule %s: ", e->rule);
+
+	switch (why)
+	{
+		case STATS_REASON_SAMPLE_SIZE:
+			if (rule->kind == STATS_RULE_WILSON)
+				appendStringInfo(&buf, "Wilson lower bound %.3f %s confidence %g",
+								 stats_wilson(e->successes, e->sample_count, STATS_Z95).lower,
+								 promoted ? ">=" : "<", e->confidence);
+			else
+				appendStringInfo(&buf, "rate %.3f %s confidence %g",
+								 (double) e->successes / (double) e->sample_count,
+								 promoted ? ">=" : "<", e->confidence);
+			break;
+		case STATS_REASON_UNREACHABLE:
+			appendStringInfo(&buf,
+							 "%lld of %d successes needed (%s >= %g), at most %lld reachable",
+							 (long long) rule->successes_needed, e->sample_size,
+							 rule->kind == STATS_RULE_WILSON ? "Wilson lower bound" : "rate",
+							 e->confidence,
+							 (long long) (e->successes + (e->sample_size - e->sample_count)));
+			break;
+		case STATS_REASON_BOUNDARY:
+			appendStringInfo(&buf,
+							 "log-likelihood ratio %.3f %s boundary %.3f",
+							 stats_sprt_llr(&rule->sprt, e->successes, e->sample_count),
+							 promoted ? ">= upper" : "<= lower",
+							 promoted ? rule->sprt.log_a : rule->sprt.log_b);
+			break;
+		case STATS_REASON_TRUNCATED:
+			appendStringInfo(&buf,
+							 "no boundary crossed by %lld samples (2 x sample size), log-likelihood ratio %.3f %s 0",
+							 (long long) rule->max_samples,
+							 stats_sprt_llr(&rule->sprt, e->successes, e->sample_count),
+							 promoted ? ">" : "<=");
+			break;
+		case STATS_REASON_NONE:
+			break;
+	}
+	if (rule->kind == STATS_RULE_SPRT)
+		appendStringInfo(&buf, " (p0 %g against p1 %g, alpha %g, beta %g)",
+						 rule->sprt.p0, rule->sprt.p1, e->sprt_alpha, e->sprt_beta);
+	return buf.data;
+}
+
+/*
+ * Record the verdict on the (locked) experiment row; a promotion raises
+ * the proposer's threshold in the same transaction and starts the watch.
+ */
+static void
+experiment_decide(Experiment *e, const StatsRule *rule, StatsVerdict verdict,
+				  StatsVerdictReason why)
+{
+	bool		promoted = (verdict == STATS_VERDICT_PROMOTE);
+	Datum		values[5];
+
+	values[0] = UUIDPGetDatum(&e->id);
+	values[1] = CStringGetTextDatum(promoted ? "promoted" : "rejected");
+	values[2] = BoolGetDatum(promoted);
+	values[3] = CStringGetTextDatum(ap_calling_role());
+	values[4] = CStringGetTextDatum(decision_reason(e, rule, verdict, why));
+	ap_execute(&decide_plan, values, NULL, false, 0);
+
+	if (promoted)
+	{
+		values[0] = CStringGetTextDatum(e->proposer);
+		values[1] = Float8GetDatum(e->new_threshold);
+		ap_execute(&set_threshold_plan, values, NULL, false, 0);
+	}
+
+	strlcpy(e->status, promoted ? "promoted" : "rejected", sizeof(e->status));
+	e->watching = promoted;
+}
+
+/*
+ * Put the old threshold back after a failed watch or an abort, unless the
+ * threshold was changed since the promotion.  Lock order: the experiment
+ * row is already locked; the proposer row comes second.  Appends what was
+ * done to buf.
+ */
+static void
+experiment_restore_threshold(const Experiment *e, StringInfo buf)
+{
+	Datum		values[2];
+	bool		isnull;
+	double		current;
+
+	values[0] = CStringGetTextDatum(e->proposer);
+	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+	{
+		appendStringInfoString(buf, "; the proposer no longer exists");
+		return;
+	}
+	current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	if (current != e->new_threshold)
+	{
+		appendStringInfo(buf, "; threshold left at %g: it was changed after the promotion",
+						 current);
+		return;
+	}
+	values[1] = Float8GetDatum(e->old_threshold);
+	ap_execute(&set_threshold_plan, values, NULL, false, 0);
+	appendStringInfo(buf, "; threshold restored to %g", e->old_threshold);
+}
+
+/*
+ * End the watch after a promotion: keep the new threshold when the watched
+ * work orders succeeded at the confidence rate, else restore the old one.
+ */
+static void
+experiment_end_watch(Experiment *e)
+{
+	StringInfoData buf;
+	bool		kept = ((double) e->watch_successes / (double) e->watch_count >= e->confidence);
+	Datum		values[3];
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s after watch: ", kept ? "kept" : "rolled back");
+	append_numbers(&buf, e->watch_successes, e->watch_count);
+	appendStringInfo(&buf, "; rate %s confidence %g", kept ? ">=" : "<", e->confidence);
+	if (!kept)
+		experiment_restore_threshold(e, &buf);
+
+	values[0] = UUIDPGetDatum(&e->id);
+	values[1] = CStringGetTextDatum(kept ? "promoted" : "rolled_back");
+	values[2] = CStringGetTextDatum(buf.data);
+	ap_execute(&end_watch_plan, values, NULL, false, 0);
+
+	strlcpy(e->status, kept ? "promoted" : "rolled_back", sizeof(e->status));
+	e->watching = false;
+}
+
+/*
+ * Apply the rule to a locked experiment's counts: decide a running
+ * experiment when the rule reaches a verdict, end a watch that has all its
+ * work orders.
+ */
+static void
+experiment_settle(Experiment *e)
+{
+	if (strcmp(e->status, "running") == 0)
+	{
+		StatsRule	rule;
+		StatsVerdictReason why;
+		StatsVerdict verdict;
+
+		experiment_rule(e, &rule);
+		verdict = stats_rule_decide(&rule, e->successes, e->sample_count, &why);
+		if (verdict != STATS_VERDICT_CONTINUE)
+			experiment_decide(e, &rule, verdict, why);
+	}
+	else if (e->watching && e->watch_count >= e->sample_size)
+		experiment_end_watch(e);
+}
+
+/*
+ * Count one result of a proposer in its experiment (trial or watch) when
+ * the score is in the band, and decide when the count reaches a verdict.
+ * Returns false when no experiment counted it.  Needs an SPI connection.
+ */
+static bool
+experiment_count(text *proposer, double score, bool was_success,
+				 Experiment *e)
+{
+	Datum		values[3];
+
+	values[0] = PointerGetDatum(proposer);
+	values[1] = Float8GetDatum(score);
+	values[2] = BoolGetDatum(was_success);
+	ap_execute(&count_plan, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		return false;
+	if (SPI_processed > 1)
+		elog(ERROR, "proposer \"%s\" has more than one open threshold experiment",
+			 text_to_cstring(proposer));
+	experiment_from_tuple(0, e);
+	experiment_settle(e);
+	return true;
+}
+
+/*
+ * Count a work order in its proposer's running experiment, or in the
+ * watch after a promotion, when its score is in [old_threshold,
+ * new_threshold].  Called by record_work_order inside its SPI connection,
+ * after the window update (lock order: metrics row, then experiment row).
+ * count->found says whether an experiment counted the work order; its
+ * status is the experiment's status after the call.
  */
 void
 experiment_count_work_order(const WorkOrderFacts *facts, ExperimentCount *count)
 {
-	(void) facts;
-	count->found = false;
+	Experiment	e;
+
+	count->found = experiment_count(facts->proposer, facts->score,
+									facts->was_success, &e);
+	if (count->found)
+	{
+		count->id = e.id;
+		strlcpy(count->status, e.status, sizeof(count->status));
+	}
+}
+
+/* Argument checks specific to experiments. */
+
+static int32
+require_sample_size(FunctionCallInfo fcinfo, int argno)
+{
+	int32		value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("sample_size must not be NULL")));
+	value = PG_GETARG_INT32(argno);
+	if (value < 1 || value > EXPERIMENT_MAX_SAMPLE_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("sample_size must be between 1 and %d", EXPERIMENT_MAX_SAMPLE_SIZE),
+				 errdetail("The value given was %d.", value)));
+	return value;
+}
+
+static double
+require_confidence(FunctionCallInfo fcinfo, int argno)
+{
+	double		value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("confidence must not be NULL")));
+	value = PG_GETARG_FLOAT8(argno);
+	if (isnan(value) || value <= 0.0 || value > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("confidence must be greater than 0 and at most 1"),
+				 errdetail("The value given was %s.",
+						   isnan(value) ? "NaN" : float8out_internal(value))));
+	return value;
+}
+
+static pg_uuid_t *
+require_experiment_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("experiment_id must not be NULL")));
+	return PG_GETARG_UUID_P(argno);
+}
+
+static void
+raise_unknown_proposer(text *proposer)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("proposer \"%s\" does not exist", text_to_cstring(proposer)),
+			 errhint("Register it with register_proposer(name, complexity_threshold, cost_rank).")));
+}
+
+/*
+ * Lock an experiment by id and copy it; P0002 when there is none.
+ */
+static void
+experiment_lock(pg_uuid_t *id, Experiment *e)
+{
+	Datum		value = UUIDPGetDatum(id);
+
+	ap_execute(&lock_by_id_plan, &value, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("threshold experiment %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, value)))));
+	experiment_from_tuple(0, e);
+}
+
+/*
+ * Start an experiment raising proposer's threshold to new_threshold.
+ * When expected_current is given it must be the proposer's threshold.
+ * Returns false (after a NOTICE) when the proposer already has an
+ * experiment running or watched.  Needs an SPI connection.
+ *
+ * Locks, in the order decisions take them: the open experiment row if
+ * there is one (then it returns), the new experiment row (the insert, which
+ * relies on the unique partial index with ON CONFLICT DO NOTHING), then the
+ * proposer row, so that the threshold cannot change until commit.  Holding
+ * the proposer row while inserting could deadlock with a decision that
+ * holds an experiment row and waits for the proposer row.
+ */
+static bool
+experiment_start(text *proposer, const double *expected_current,
+				 double new_threshold, int32 sample_size, double confidence,
+				 pg_uuid_t *id)
+{
+	const char *name = text_to_cstring(proposer);
+	StatsRuleKind kind;
+	StatsRule	rule;
+	const char *rule_name = decision_rule_name(ap_decision_rule);
+	Datum		values[10];
+	char		nulls[10];
+	bool		isnull;
+	double		current;
+	double		locked_current;
+	bool		active;
+
+	/* The rule in force now is the rule of this experiment for its life. */
+	kind = rule_kind_of(rule_name);
+	if (stats_rule_init(&rule, kind, confidence, sample_size, ap_sprt_delta,
+						EXPERIMENT_SPRT_ALPHA, EXPERIMENT_SPRT_BETA) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("confidence %g cannot be tested by the sequential test", confidence),
+				 errdetail("adaptive_prompts.decision_rule is sprt, which tests confidence - %g against confidence + %g; both must lie strictly between 0 and 1.",
+						   ap_sprt_delta, ap_sprt_delta)));
+	if (kind != STATS_RULE_SPRT && rule.successes_needed > sample_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("confidence %g can never be reached with sample_size %d under decision rule %s",
+						confidence, sample_size, rule_name),
+				 errhint("Lower the confidence or raise the sample size.")));
+
+	values[0] = PointerGetDatum(proposer);
+	ap_execute(&proposer_read_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_proposer(proposer);
+	current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull));
+
+	ap_execute(&lock_open_plan, values, NULL, false, 1);
+	if (SPI_processed > 0)
+	{
+		bool		watching = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 1, &isnull));
+
+		ereport(NOTICE,
+				(errmsg("proposer \"%s\" already has a threshold experiment in progress; none started",
+						name),
+				 errdetail(watching ?
+						   "Its promotion is being watched; a new experiment can start when the watch ends." :
+						   "It is still collecting results."),
+				 errhint("Wait for it to end, or stop it with abort_experiment().")));
+		return false;
+	}
+
+	if (expected_current != NULL && *expected_current != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("current (%g) is not the complexity threshold of proposer \"%s\" (%g)",
+						*expected_current, name, current),
+				 errhint("The threshold may have changed since the experiment was planned.")));
+	if (new_threshold <= current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s (%g) must be above the current complexity threshold of proposer \"%s\" (%g)",
+						expected_current != NULL ? "proposed" : "new_threshold",
+						new_threshold, name, current)));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[1] = Float8GetDatum(current);
+	values[2] = Float8GetDatum(new_threshold);
+	values[3] = Int32GetDatum(sample_size);
+	values[4] = Float8GetDatum(confidence);
+	values[5] = CStringGetTextDatum(rule_name);
+	values[6] = Float8GetDatum(ap_sprt_delta);
+	values[7] = Float8GetDatum(EXPERIMENT_SPRT_ALPHA);
+	values[8] = Float8GetDatum(EXPERIMENT_SPRT_BETA);
+	if (kind != STATS_RULE_SPRT)
+		nulls[6] = nulls[7] = nulls[8] = 'n';
+	values[9] = CStringGetTextDatum(ap_calling_role());
+	ap_execute(&insert_plan, values, nulls, false, 1);
+	if (SPI_processed != 1)
+	{
+		ereport(NOTICE,
+				(errmsg("proposer \"%s\" already has a threshold experiment in progress; none started",
+						name),
+				 errhint("Wait for it to end, or stop it with abort_experiment().")));
+		return false;
+	}
+	*id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+
+	/* Hold the threshold still until commit; it must not have moved. */
+	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_proposer(proposer);
+	locked_current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	if (locked_current != current)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the complexity threshold of proposer \"%s\" changed from %g to %g while the experiment was being started",
+						name, current, locked_current),
+				 errhint("Retry the call.")));
+
+	if (!active)
+		ereport(NOTICE,
+				(errmsg("proposer \"%s\" is inactive: work orders are not routed to it",
+						name),
+				 errhint("Activate it with set_proposer_active() or register_proposer().")));
+	return true;
+}
+
+/*
+ * propose_threshold_increase(proposer_name, new_threshold, sample_size,
+ * confidence) returns uuid: start an experiment from the proposer's
+ * current threshold; NULL (with a NOTICE) when one is in progress.
+ */
+Datum
+ap_propose_threshold_increase(PG_FUNCTION_ARGS)
+{
+	text	   *proposer;
+	double		new_threshold;
+	int32		sample_size;
+	double		confidence;
+	pg_uuid_t	id;
+	bool		started;
+	pg_uuid_t  *result;
+
+	AP_ENTER();
+	proposer = ap_require_name(fcinfo, 0, "proposer_name");
+	new_threshold = ap_require_fraction(fcinfo, 1, "new_threshold");
+	sample_size = require_sample_size(fcinfo, 2);
+	confidence = require_confidence(fcinfo, 3);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	started = experiment_start(proposer, NULL, new_threshold, sample_size,
+							   confidence, &id);
+	SPI_finish();
+
+	if (!started)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = id;
+	PG_RETURN_UUID_P(result);
+}
+
+/*
+ * run_threshold_experiment(proposer_name, current, proposed, sample_size,
+ * confidence) returns uuid: the notes' weekly entry point.  Like
+ * propose_threshold_increase, but refuses when current is not the
+ * proposer's threshold (the plan was made on stale numbers).
+ */
+Datum
+ap_run_threshold_experiment(PG_FUNCTION_ARGS)
+{
+	text	   *proposer;
+	double		current;
+	double		proposed;
+	int32		sample_size;
+	double		confidence;
+	pg_uuid_t	id;
+	bool		started;
+	pg_uuid_t  *result;
+
+	AP_ENTER();
+	proposer = ap_require_name(fcinfo, 0, "proposer_name");
+	current = ap_require_fraction(fcinfo, 1, "current");
+	proposed = ap_require_fraction(fcinfo, 2, "proposed");
+	sample_size = require_sample_size(fcinfo, 3);
+	confidence = require_confidence(fcinfo, 4);
+	if (proposed <= current)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("proposed (%g) must be above current (%g)", proposed, current)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	started = experiment_start(proposer, &current, proposed, sample_size,
+							   confidence, &id);
+	SPI_finish();
+
+	if (!started)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = id;
+	PG_RETURN_UUID_P(result);
+}
+
+/*
+ * record_experiment_result(proposer_name, complexity_score, was_success)
+ * returns text: count one result for callers that do not report work
+ * orders with record_work_order.  Returns the experiment's status after
+ * the call, or NULL when no experiment counted the result.
+ */
+Datum
+ap_record_experiment_result(PG_FUNCTION_ARGS)
+{
+	text	   *proposer;
+	double		score;
+	bool		was_success;
+	Experiment	e;
+	text	   *result = NULL;
+
+	AP_ENTER();
+	proposer = ap_require_name(fcinfo, 0, "proposer_name");
+	score = ap_require_fraction(fcinfo, 1, "complexity_score");
+	was_success = ap_require_bool(fcinfo, 2, "was_success");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (experiment_count(proposer, score, was_success, &e))
+		result = (text *) SPI_datumTransfer(CStringGetTextDatum(e.status), false, -1);
+	else
+	{
+		Datum		value = PointerGetDatum(proposer);
+
+		ap_execute(&proposer_read_plan, &value, NULL, false, 1);
+		if (SPI_processed != 1)
+			raise_unknown_proposer(proposer);
+	}
+	SPI_finish();
+
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * evaluate_experiment(experiment_id) returns text: apply the experiment's
+ * rule to its counts now (deciding if the rule reaches a verdict, ending a
+ * complete watch) and return its status.  Counting does this on every
+ * result, so this changes something only for rows edited by hand.
+ */
+Datum
+ap_evaluate_experiment(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id;
+	Experiment	e;
+	text	   *result;
+
+	AP_ENTER();
+	id = require_experiment_id(fcinfo, 0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	experiment_lock(id, &e);
+	experiment_settle(&e);
+	result = (text *) SPI_datumTransfer(CStringGetTextDatum(e.status), false, -1);
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
+}
+
+/*
+ * abort_experiment(experiment_id, reason) returns void: stop a running
+ * experiment (nothing changes but its status), or end the watch of a
+ * promoted one, restoring the old threshold.  Decided experiments cannot
+ * be aborted.
+ */
+Datum
+ap_abort_experiment(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id;
+	text	   *reason;
+	int			reason_len;
+	Experiment	e;
+	StringInfoData buf;
+	Datum		values[5];
+
+	AP_ENTER();
+	id = require_experiment_id(fcinfo, 0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reason must not be NULL")));
+	reason = PG_GETARG_TEXT_PP(1);
+	reason_len = VARSIZE_ANY_EXHDR(reason);
+	if (reason_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reason must not be empty")));
+	if (reason_len > EXPERIMENT_MAX_REASON_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("reason is too long"),
+				 errdetail("It has %d bytes; the limit is %d.",
+						   reason_len, EXPERIMENT_MAX_REASON_BYTES)));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	experiment_lock(id, &e);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "aborted by %s: %s", ap_calling_role(),
+					 text_to_cstring(reason));
+	values[0] = UUIDPGetDatum(&e.id);
+	values[1] = CStringGetTextDatum("aborted");
+
+	if (strcmp(e.status, "running") == 0)
+	{
+		appendStringInfoString(&buf, "; after ");
+		append_numbers(&buf, e.successes, e.sample_count);
+		values[2] = BoolGetDatum(false);
+		values[3] = CStringGetTextDatum(ap_calling_role());
+		values[4] = CStringGetTextDatum(buf.data);
+		ap_execute(&decide_plan, values, NULL, false, 0);
+	}
+	else if (e.watching)
+	{
+		appendStringInfoString(&buf, "; watch after ");
+		append_numbers(&buf, e.watch_successes, e.watch_count);
+		experiment_restore_threshold(&e, &buf);
+		values[2] = CStringGetTextDatum(buf.data);
+		ap_execute(&end_watch_plan, values, NULL, false, 0);
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("threshold experiment of proposer \"%s\" is already %s",
+						e.proposer, e.status),
+				 errdetail("Only running experiments and promotions being watched can be aborted.")));
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * route_work_order(complexity_score, work_order_id) returns text: the
+ * proposer that should take a work order.  work_order_id is checked but
+ * does not change the answer yet (reserved for sticky routing); the answer
+ * is a function of the score and the current proposers and experiments.
+ */
+Datum
+ap_route_work_order(PG_FUNCTION_ARGS)
+{
+	Datum		score;
+	bool		isnull;
+	text	   *result;
+
+	AP_ENTER();
+	score = Float8GetDatum(ap_require_fraction(fcinfo, 0, "complexity_score"));
+	if (!PG_ARGISNULL(1))
+		(void) ap_require_name(fcinfo, 1, "work_order_id");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&route_plan, &score, NULL, true, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no active proposer to route to"),
+				 errhint("Register one with register_proposer(name, complexity_threshold, cost_rank).")));
+	result = (text *) SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1,
+													  &isnull),
+										false, -1);
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
 }

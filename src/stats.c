@@ -124,3 +124,102 @@ stats_sprt_decide(const StatsSprt *sprt, int64_t successes, int64_t n,
 		return llr > 0.0 ? STATS_SPRT_ACCEPT_H1 : STATS_SPRT_ACCEPT_H0;
 	return STATS_SPRT_CONTINUE;
 }
+
+/*
+ * Whether successes of n clear a fixed rule's bar.
+ */
+int
+stats_rule_passes(const StatsRule *rule, int64_t successes, int64_t n)
+{
+	if (n <= 0)
+		return 0;
+	if (rule->kind == STATS_RULE_WILSON)
+		return stats_wilson(successes, n, STATS_Z95).lower >= rule->confidence;
+	return (double) successes / (double) n >= rule->confidence;
+}
+
+/*
+ * Set up a decision rule.
+ */
+int
+stats_rule_init(StatsRule *rule, StatsRuleKind kind, double confidence,
+				int64_t sample_size, double delta, double alpha, double beta)
+{
+	int64_t		low;
+	int64_t		high;
+
+	rule->kind = kind;
+	rule->confidence = confidence;
+	rule->sample_size = sample_size;
+	rule->max_samples = sample_size;
+	rule->successes_needed = 0;
+	if (sample_size < 1 || !(confidence > 0.0 && confidence <= 1.0))
+		return -1;
+
+	if (kind == STATS_RULE_SPRT)
+	{
+		rule->max_samples = 2 * sample_size;
+		return stats_sprt_init(&rule->sprt, confidence, delta, alpha, beta);
+	}
+
+	/*
+	 * Fewest successes of sample_size that pass, by bisection (both bars
+	 * rise with the successes); sample_size + 1 when none does.
+	 */
+	low = 0;
+	high = sample_size + 1;
+	while (low < high)
+	{
+		int64_t		middle = low + (high - low) / 2;
+
+		if (stats_rule_passes(rule, middle, sample_size))
+			high = middle;
+		else
+			low = middle + 1;
+	}
+	rule->successes_needed = low;
+	return 0;
+}
+
+/*
+ * Verdict after successes of n results.  The fixed rules decide at
+ * sample_size results, or reject earlier once even all remaining results
+ * being successes could not reach successes_needed.  The SPRT decides when
+ * a boundary is crossed, or at max_samples by the sign of its
+ * log-likelihood ratio.
+ */
+StatsVerdict
+stats_rule_decide(const StatsRule *rule, int64_t successes, int64_t n,
+				  StatsVerdictReason *reason)
+{
+	*reason = STATS_REASON_NONE;
+	if (n <= 0)
+		return STATS_VERDICT_CONTINUE;
+
+	if (rule->kind == STATS_RULE_SPRT)
+	{
+		double		llr = stats_sprt_llr(&rule->sprt, successes, n);
+
+		if (llr >= rule->sprt.log_a || llr <= rule->sprt.log_b)
+			*reason = STATS_REASON_BOUNDARY;
+		else if (n >= rule->max_samples)
+			*reason = STATS_REASON_TRUNCATED;
+		else
+			return STATS_VERDICT_CONTINUE;
+		return stats_sprt_decide(&rule->sprt, successes, n, rule->max_samples) ==
+			STATS_SPRT_ACCEPT_H1 ? STATS_VERDICT_PROMOTE : STATS_VERDICT_REJECT;
+	}
+
+	if (n >= rule->sample_size)
+	{
+		*reason = STATS_REASON_SAMPLE_SIZE;
+		return stats_rule_passes(rule, successes, n) ?
+			STATS_VERDICT_PROMOTE : STATS_VERDICT_REJECT;
+	}
+	if (successes + (rule->sample_size - n) < rule->successes_needed)
+	{
+		*reason = STATS_REASON_UNREACHABLE;
+		return STATS_VERDICT_REJECT;
+	}
+	return STATS_VERDICT_CONTINUE;
+}

@@ -66,4 +66,63 @@ extern StatsSprtDecision stats_sprt_decide(const StatsSprt *sprt,
 										   int64_t successes, int64_t n,
 										   int64_t max_n);
 
+/*
+ * Decision rules of threshold experiments.  The fixed rules look at
+ * sample_size results: 'threshold' promotes when the success rate reaches
+ * the confidence, 'wilson' when the Wilson 95% lower bound does; both
+ * reject as soon as the rest of the samples can no longer get there.
+ * 'sprt' is Wald's test of confidence - delta against confidence + delta,
+ * truncated at 2 x sample_size by the sign of the log-likelihood ratio.
+ */
+typedef enum StatsRuleKind
+{
+	STATS_RULE_THRESHOLD,
+	STATS_RULE_WILSON,
+	STATS_RULE_SPRT
+} StatsRuleKind;
+
+typedef struct StatsRule
+{
+	StatsRuleKind kind;
+	double		confidence;
+	int64_t		sample_size;
+	int64_t		max_samples;	/* sample_size, or 2 x sample_size for SPRT */
+	int64_t		successes_needed;	/* fixed rules: fewest successes that pass */
+	StatsSprt	sprt;			/* SPRT only */
+} StatsRule;
+
+typedef enum StatsVerdict
+{
+	STATS_VERDICT_CONTINUE,
+	STATS_VERDICT_PROMOTE,
+	STATS_VERDICT_REJECT
+} StatsVerdict;
+
+/* Why a verdict was reached. */
+typedef enum StatsVerdictReason
+{
+	STATS_REASON_NONE,			/* no verdict yet */
+	STATS_REASON_SAMPLE_SIZE,	/* a fixed rule at sample_size results */
+	STATS_REASON_UNREACHABLE,	/* a fixed rule can no longer promote */
+	STATS_REASON_BOUNDARY,		/* the SPRT crossed a boundary */
+	STATS_REASON_TRUNCATED		/* the SPRT reached max_samples */
+} StatsVerdictReason;
+
+/*
+ * Set up a rule.  delta, alpha and beta are used by the SPRT only.
+ * Returns 0, or -1 when the parameters do not make a valid rule
+ * (sample_size < 1, confidence outside (0, 1], or the SPRT's
+ * confidence +/- delta outside (0, 1)).
+ */
+extern int	stats_rule_init(StatsRule *rule, StatsRuleKind kind,
+							double confidence, int64_t sample_size,
+							double delta, double alpha, double beta);
+
+/* Whether successes of n clear a fixed rule's bar (rate or Wilson bound). */
+extern int	stats_rule_passes(const StatsRule *rule, int64_t successes, int64_t n);
+
+/* Verdict after successes of n results. */
+extern StatsVerdict stats_rule_decide(const StatsRule *rule, int64_t successes,
+									  int64_t n, StatsVerdictReason *reason);
+
 #endif							/* AP_STATS_H */

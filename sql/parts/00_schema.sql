@@ -257,8 +257,15 @@ CREATE TABLE @extschema@.threshold_experiments (
     watch_ended_at       timestamptz,
     decision_reason      text,
     decided_by           text,
+    started_by           text,
+    watch_reason         text,
     CHECK (current_successes <= current_sample_count),
-    CHECK (watch_successes <= watch_sample_count)
+    CHECK (watch_successes <= watch_sample_count),
+    CHECK (new_threshold > old_threshold OR status = 'manual'),
+    CHECK (NOT watching OR status = 'promoted'),
+    CHECK (decision_rule <> 'sprt' OR
+           (sprt_delta > 0 AND sprt_alpha > 0 AND sprt_alpha < 1
+            AND sprt_beta > 0 AND sprt_beta < 1))
 );
 CREATE UNIQUE INDEX threshold_experiments_one_open
     ON @extschema@.threshold_experiments (proposer_name)
@@ -267,6 +274,12 @@ CREATE INDEX threshold_experiments_proposer
     ON @extschema@.threshold_experiments (proposer_name, started_at);
 COMMENT ON TABLE @extschema@.threshold_experiments IS
     'Routing-threshold trials. At most one running (or watched after promotion) experiment per proposer. Counts are exact integers; the decision rule and its parameters are copied here when the experiment starts. status = manual records a direct set_threshold().';
+COMMENT ON COLUMN @extschema@.threshold_experiments.decision_rule IS
+    'Rule copied from adaptive_prompts.decision_rule when the experiment started (threshold, wilson, sprt; manual for set_threshold rows). A later reload does not change a running decision.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.watching IS
+    'True after a promotion while the band is watched for test_sample_size more work orders; the watch ends with watching = false, or with status rolled_back when their success rate is below confidence_threshold.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.watch_reason IS
+    'How the watch after a promotion ended: kept, rolled back or aborted, with the numbers.';
 
 -- ---------------------------------------------------------------------------
 -- Auto-improvement: the worker's queue and the audit of runs

@@ -31,11 +31,13 @@ main(void)
 {
 	StatsInterval interval;
 	StatsSprt	sprt;
+	StatsRule	rule;
+	StatsVerdictReason reason;
 	int			n;
 	int			s;
 	int			crossed_at = -1;
 
-	printf("1..19\n");
+	printf("1..39\n");
 
 	interval = stats_wilson(21, 30, STATS_Z95);
 	ok(close_to(interval.lower, 0.5212421254, 1e-9), "Wilson lower bound of 21/30");
@@ -83,6 +85,62 @@ main(void)
 	   stats_sprt_decide(&sprt, 42, 60, 60) == STATS_SPRT_ACCEPT_H0 &&
 	   stats_sprt_decide(&sprt, 42, 59, 60) == STATS_SPRT_CONTINUE,
 	   "truncation decides by the sign of the log-likelihood ratio");
+
+	/* Decision rules of threshold experiments. */
+	ok(stats_rule_init(&rule, STATS_RULE_THRESHOLD, 0.7, 30, 0, 0, 0) == 0 &&
+	   rule.successes_needed == 21 && rule.max_samples == 30,
+	   "threshold rule at 0.7 of 30 needs 21 successes");
+	ok(stats_rule_decide(&rule, 21, 30, &reason) == STATS_VERDICT_PROMOTE &&
+	   reason == STATS_REASON_SAMPLE_SIZE, "21/30 promotes under the threshold rule");
+	ok(stats_rule_decide(&rule, 20, 30, &reason) == STATS_VERDICT_REJECT &&
+	   reason == STATS_REASON_SAMPLE_SIZE, "20/30 rejects under the threshold rule");
+	ok(stats_rule_decide(&rule, 20, 29, &reason) == STATS_VERDICT_CONTINUE &&
+	   reason == STATS_REASON_NONE, "20/29 can still reach 21/30");
+	ok(stats_rule_decide(&rule, 0, 9, &reason) == STATS_VERDICT_CONTINUE,
+	   "nine failures leave 21 reachable");
+	ok(stats_rule_decide(&rule, 0, 10, &reason) == STATS_VERDICT_REJECT &&
+	   reason == STATS_REASON_UNREACHABLE, "the tenth failure rejects early");
+	ok(stats_rule_decide(&rule, 12, 21, &reason) == STATS_VERDICT_CONTINUE &&
+	   stats_rule_decide(&rule, 11, 21, &reason) == STATS_VERDICT_REJECT,
+	   "early rejection exactly when successes + remaining < needed");
+	ok(stats_rule_decide(&rule, 0, 0, &reason) == STATS_VERDICT_CONTINUE,
+	   "no results, no verdict");
+
+	ok(stats_rule_init(&rule, STATS_RULE_THRESHOLD, 0.3, 10, 0, 0, 0) == 0 &&
+	   rule.successes_needed == 3, "0.3 of 10 needs 3 (no binary rounding surprise)");
+	ok(stats_rule_init(&rule, STATS_RULE_THRESHOLD, 1.0, 30, 0, 0, 0) == 0 &&
+	   rule.successes_needed == 30, "confidence 1 needs every result");
+
+	ok(stats_rule_init(&rule, STATS_RULE_WILSON, 0.7, 30, 0, 0, 0) == 0 &&
+	   rule.successes_needed == 26, "Wilson rule at 0.7 of 30 needs 26 successes");
+	ok(stats_rule_decide(&rule, 21, 30, &reason) == STATS_VERDICT_REJECT,
+	   "21/30 fails the Wilson rule");
+	ok(stats_rule_decide(&rule, 26, 30, &reason) == STATS_VERDICT_PROMOTE,
+	   "26/30 passes the Wilson rule");
+	ok(stats_rule_decide(&rule, 0, 4, &reason) == STATS_VERDICT_CONTINUE &&
+	   stats_rule_decide(&rule, 0, 5, &reason) == STATS_VERDICT_REJECT &&
+	   reason == STATS_REASON_UNREACHABLE, "Wilson rule rejects at the fifth failure");
+	ok(stats_rule_init(&rule, STATS_RULE_WILSON, 1.0, 30, 0, 0, 0) == 0 &&
+	   rule.successes_needed == 31, "Wilson bound never reaches 1: nothing passes");
+
+	ok(stats_rule_init(&rule, STATS_RULE_SPRT, 0.7, 30, 0.1, 0.05, 0.2) == 0 &&
+	   rule.max_samples == 60, "SPRT rule is truncated at twice the sample size");
+	ok(stats_rule_decide(&rule, 10, 10, &reason) == STATS_VERDICT_PROMOTE &&
+	   reason == STATS_REASON_BOUNDARY &&
+	   stats_rule_decide(&rule, 9, 9, &reason) == STATS_VERDICT_CONTINUE,
+	   "SPRT promotes at the tenth straight success");
+	ok(stats_rule_decide(&rule, 0, 3, &reason) == STATS_VERDICT_REJECT &&
+	   reason == STATS_REASON_BOUNDARY, "SPRT rejects at three straight failures");
+	ok(stats_rule_decide(&rule, 43, 60, &reason) == STATS_VERDICT_PROMOTE &&
+	   reason == STATS_REASON_TRUNCATED &&
+	   stats_rule_decide(&rule, 42, 60, &reason) == STATS_VERDICT_REJECT &&
+	   reason == STATS_REASON_TRUNCATED, "SPRT truncation by the sign of the LLR");
+
+	ok(stats_rule_init(&rule, STATS_RULE_THRESHOLD, 0.7, 0, 0, 0, 0) == -1 &&
+	   stats_rule_init(&rule, STATS_RULE_THRESHOLD, 0.0, 30, 0, 0, 0) == -1 &&
+	   stats_rule_init(&rule, STATS_RULE_THRESHOLD, 1.5, 30, 0, 0, 0) == -1 &&
+	   stats_rule_init(&rule, STATS_RULE_SPRT, 0.95, 30, 0.1, 0.05, 0.2) == -1,
+	   "invalid rule parameters are refused");
 
 	return failures == 0 ? 0 : 1;
 }

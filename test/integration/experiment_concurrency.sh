@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Threshold experiments under concurrency (TAP output).
+#
+# 1. Four pgbench clients record 2,000 in-band work orders with
+#    record_work_order against an experiment of size 500: the experiment
+#    counts exactly 500, is decided exactly once, the threshold changes at
+#    most once, the watch counts exactly 500 more, and nothing fails.
+# 2. Four clients propose the same experiment 200 times: one starts.
+# 3. A mix of proposals, work orders, aborts and manual resets on one
+#    proposer with small experiments: no deadlock, no error, and the
+#    invariants of every experiment hold.
+# 4. A proposal that races set_threshold (which commits while the proposal
+#    waits for the proposer row) fails with 40001 and leaves nothing.
+#
+# Needs PGHOST/PGPORT/PGUSER of a running cluster with the extension
+# installed (test/run provides them).  Uses its own database.
+
+source "$(dirname "$0")/../lib.sh"
+set +e
+
+DB=ap_experiment_concurrency
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"; ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT
+
+n=0
+is() {
+	n=$((n + 1))
+	if [[ "$1" == "$2" ]]; then
+		echo "ok $n - $3"
+	else
+		echo "not ok $n - $3"
+		echo "#   got: '$1'"
+		echo "#  want: '$2'"
+	fi
+}
+q() { ap_psql -d "$DB" -tA -c "$1" 2>&1; }
+bench() {
+	# bench NAME pgbench-arguments...: run pgbench, keep its output.
+	local name=$1
+	shift
+	"$AP_PG_BIN/pgbench" -n -c 4 -j 2 --random-seed=20240229 "$@" "$DB" \
+		>"$WORK/$name.out" 2>&1
+	echo $?
+}
+processed() { sed -n 's/^number of transactions actually processed: \([0-9/]*\).*/\1/p' "$WORK/$1.out"; }
+failed() { sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/$1.out"; }
+
+ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+ap_psql -d "$DB" >/dev/null <<'SQL'
+CREATE EXTENSION adaptive_prompts;
+SELECT register_proposer('mini', 0.3, 1);
+SELECT register_proposer('strong', 0.9, 10);
+
+-- Every change of an experiment row and of a threshold, in commit order of
+-- the row locks (the audit rows are written while the row is locked).
+CREATE TABLE audit (
+    id         bigserial PRIMARY KEY,
+    kind       text NOT NULL,
+    experiment uuid,
+    proposer   text NOT NULL,
+    old_value  text,
+    new_value  text,
+    samples    integer,
+    successes  integer,
+    watching   boolean,
+    watched    integer
+);
+CREATE FUNCTION audit_experiment() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public AS $$
+BEGIN
+    INSERT INTO audit (kind, experiment, proposer, old_value, new_value, samples, successes, watching, watched)
+    VALUES ('experiment', NEW.id, NEW.proposer_name, OLD.status, NEW.status,
+            NEW.current_sample_count, NEW.current_successes, NEW.watching,
+            NEW.watch_sample_count);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER audit AFTER UPDATE ON threshold_experiments
+    FOR EACH ROW EXECUTE FUNCTION audit_experiment();
+CREATE FUNCTION audit_threshold() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public AS $$
+BEGIN
+    INSERT INTO audit (kind, proposer, old_value, new_value)
+    VALUES ('threshold', NEW.name, OLD.complexity_threshold, NEW.complexity_threshold);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER audit AFTER UPDATE ON proposers
+    FOR EACH ROW WHEN (OLD.complexity_threshold IS DISTINCT FROM NEW.complexity_threshold)
+    EXECUTE FUNCTION audit_threshold();
+SQL
+
+# ---------------------------------------------------------------------------
+# 1. 2,000 in-band work orders, experiment of size 500
+# ---------------------------------------------------------------------------
+q "SELECT propose_threshold_increase('mini', 0.4, 500, 0.7)" >/dev/null
+cat >"$WORK/record.sql" <<'SQL'
+\set score random(300, 400)
+\set outcome random(1, 10)
+SELECT record_work_order('mini', :score / 1000.0, 1, CASE WHEN :outcome <= 8 THEN 0 ELSE 1 END);
+SQL
+is "$(bench record -f "$WORK/record.sql" -t 500)" 0 "pgbench: 4 clients x 500 record_work_order calls exit cleanly"
+is "$(processed record)" "2000/2000" "all 2,000 work orders were recorded"
+is "$(failed record)" "0" "no transaction failed"
+
+is "$(q "SELECT current_sample_count FROM threshold_experiments WHERE proposer_name = 'mini'")" 500 \
+	"current_sample_count = 500 exactly"
+is "$(q "SELECT count(*), count(DISTINCT samples), min(samples), max(samples)
+           FROM audit WHERE kind = 'experiment' AND proposer = 'mini' AND old_value = 'running' AND new_value = 'running'")" \
+	"500|500|1|500" "each count from 1 to 500 was written exactly once"
+is "$(q "SELECT bool_and(step IN (0, 1)) FROM (
+           SELECT successes - lag(successes, 1, 0) OVER (ORDER BY samples) AS step
+             FROM audit WHERE kind = 'experiment' AND proposer = 'mini' AND old_value = 'running' AND new_value = 'running') s")" \
+	t "successes grew by 0 or 1 per counted work order"
+is "$(q "SELECT count(*) FROM audit WHERE kind = 'experiment' AND proposer = 'mini' AND old_value = 'running' AND new_value <> 'running'")" 1 \
+	"exactly one decision"
+is "$(q "SELECT count(*) FROM threshold_experiments WHERE proposer_name = 'mini' AND decided_at IS NOT NULL")" 1 \
+	"one decided experiment row"
+is "$(q "SELECT status, decision_reason ~ ('^promoted: ' || current_successes || '/500 successes') FROM threshold_experiments WHERE proposer_name = 'mini'")" \
+	"promoted|t" "promoted (true rate 0.8) with the exact counts in the reason"
+is "$(q "SELECT count(*) FROM audit WHERE kind = 'threshold' AND proposer = 'mini'")" 1 \
+	"the threshold changed once"
+is "$(q "SELECT complexity_threshold FROM proposers WHERE name = 'mini'")" 0.4 "to the new threshold"
+is "$(q "SELECT watch_sample_count, watching, watch_ended_at IS NOT NULL FROM threshold_experiments WHERE proposer_name = 'mini'")" \
+	"500|f|t" "the watch counted exactly 500 more and ended"
+is "$(q "SELECT count(*), count(DISTINCT watched) FROM audit WHERE kind = 'experiment' AND proposer = 'mini' AND old_value = 'promoted' AND watched > 0 AND watching")" \
+	"500|500" "each watch count from 1 to 500 was written exactly once"
+
+# ---------------------------------------------------------------------------
+# 2. Concurrent proposals for one proposer: exactly one starts
+# ---------------------------------------------------------------------------
+q "SELECT register_proposer('p2', 0.3, 5)" >/dev/null
+echo "SELECT propose_threshold_increase('p2', 0.5);" >"$WORK/propose.sql"
+is "$(bench propose -f "$WORK/propose.sql" -t 50)" 0 "pgbench: 4 clients x 50 concurrent proposals exit cleanly"
+is "$(failed propose)" "0" "no proposal failed"
+is "$(q "SELECT count(*), count(*) FILTER (WHERE status = 'running') FROM threshold_experiments WHERE proposer_name = 'p2'")" \
+	"1|1" "exactly one experiment started"
+
+# ---------------------------------------------------------------------------
+# 3. Proposals, work orders, aborts and resets mixed on one proposer
+# ---------------------------------------------------------------------------
+q "SELECT register_proposer('p3', 0.3, 5)" >/dev/null
+# A proposal to 0.4 is refused with 22023 while p3 stands at 0.4 after a
+# kept promotion (until a reset below puts it back).
+cat >"$WORK/mix_propose.sql" <<'SQL'
+DO $$
+BEGIN
+    PERFORM propose_threshold_increase('p3', 0.4, 5);
+EXCEPTION WHEN invalid_parameter_value THEN
+    NULL;
+END $$;
+SQL
+cat >"$WORK/mix_record.sql" <<'SQL'
+\set score random(250, 450)
+\set outcome random(1, 10)
+SELECT record_work_order('p3', :score / 1000.0, 1, CASE WHEN :outcome <= 7 THEN 0 ELSE 1 END);
+SQL
+cat >"$WORK/mix_lower.sql" <<'SQL'
+\set outcome random(1, 10)
+SELECT record_experiment_result('p3', 0.35, :outcome <= 7);
+SQL
+# The experiment may be decided between the lookup and the abort, which
+# abort_experiment refuses with 55000.
+cat >"$WORK/mix_abort.sql" <<'SQL'
+DO $$
+BEGIN
+    PERFORM abort_experiment(id, 'stress') FROM threshold_experiments
+      WHERE proposer_name = 'p3' AND (status = 'running' OR watching);
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    NULL;
+END $$;
+SQL
+# After a kept promotion p3 is at 0.4 and a proposal to 0.4 would be refused:
+# set it back (refused while an experiment is open, which is fine here).
+cat >"$WORK/mix_reset.sql" <<'SQL'
+DO $$
+BEGIN
+    IF (SELECT complexity_threshold FROM proposers WHERE name = 'p3') <> 0.3 THEN
+        PERFORM set_threshold('p3', 0.3);
+    END IF;
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    NULL;
+END $$;
+SQL
+is "$(bench mix -t 400 -f "$WORK/mix_propose.sql@3" -f "$WORK/mix_record.sql@12" \
+	-f "$WORK/mix_lower.sql@4" -f "$WORK/mix_abort.sql@1" -f "$WORK/mix_reset.sql@2")" 0 \
+	"pgbench: 1,600 mixed calls (propose, record, abort, reset) exit cleanly"
+is "$(processed mix)" "1600/1600" "all mixed transactions completed"
+is "$(failed mix)" "0" "no deadlock or other failure"
+is "$(grep -c 'ERROR' "$WORK/mix.out")" 0 "no error in any client"
+is "$(q "SELECT count(*) > 10 FROM threshold_experiments WHERE proposer_name = 'p3' AND decision_rule <> 'manual'")" t \
+	"many experiments ran"
+is "$(q "SELECT count(*) <= 1 FROM threshold_experiments WHERE proposer_name = 'p3' AND (status = 'running' OR watching)")" t \
+	"at most one open experiment"
+is "$(q "SELECT count(*) FROM threshold_experiments WHERE proposer_name = 'p3' AND decision_rule <> 'manual' AND NOT (
+           CASE status
+             WHEN 'running' THEN decided_at IS NULL AND current_sample_count < 5
+             WHEN 'promoted' THEN current_sample_count = 5 AND current_successes >= 4
+                                  AND (watching OR watch_sample_count = 5)
+             WHEN 'rolled_back' THEN current_sample_count = 5 AND watch_sample_count = 5
+                                     AND watch_successes < 4
+             WHEN 'rejected' THEN current_sample_count <= 5
+                                  AND current_successes + 5 - current_sample_count < 4
+             WHEN 'aborted' THEN current_sample_count <= 5
+           END)")" 0 "every experiment's counts agree with its status"
+is "$(q "SELECT count(*) FROM audit WHERE kind = 'experiment' AND proposer = 'p3'
+           AND old_value = 'running' AND new_value NOT IN ('running', 'promoted', 'rejected', 'aborted')")" 0 \
+	"a running experiment only ever becomes promoted, rejected or aborted"
+is "$(q "SELECT count(*) FROM threshold_experiments e
+          WHERE proposer_name = 'p3' AND decision_rule <> 'manual' AND status <> 'running'
+            AND (SELECT count(*) FROM audit a WHERE a.experiment = e.id
+                    AND a.old_value = 'running' AND a.new_value <> 'running') <> 1")" 0 \
+	"every decided experiment was decided exactly once"
+is "$(q "SELECT CASE
+             WHEN EXISTS (SELECT 1 FROM threshold_experiments WHERE proposer_name = 'p3' AND watching)
+               THEN complexity_threshold = 0.4
+             WHEN EXISTS (SELECT 1 FROM threshold_experiments WHERE proposer_name = 'p3' AND status = 'running')
+               THEN complexity_threshold = 0.3
+             ELSE complexity_threshold IN (0.3, 0.4) END
+           FROM proposers WHERE name = 'p3'")" t "the threshold agrees with the open experiment"
+
+# ---------------------------------------------------------------------------
+# 4. A proposal racing set_threshold
+# ---------------------------------------------------------------------------
+q "SELECT register_proposer('q', 0.3, 5)" >/dev/null
+# The holder changes q's threshold and keeps its transaction open until
+# another session waits for a lock.
+PGAPPNAME=holder ap_psql -d "$DB" -c "DO \$\$
+BEGIN
+    PERFORM set_threshold('q', 0.35);
+    FOR i IN 1 .. 600 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE NOT granted);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END \$\$" >"$WORK/holder.out" 2>&1 &
+holder=$!
+for i in $(seq 1 200); do
+	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'") == 1 ]] && break
+	sleep 0.05
+done
+is "$(q "SELECT propose_threshold_increase('q', 0.4)" | sed -n 's/^ERROR: *//p')" \
+	'the complexity threshold of proposer "q" changed from 0.3 to 0.35 while the experiment was being started' \
+	"a proposal that read a threshold changed before it could lock it fails (40001)"
+wait "$holder"
+is "$(q "SELECT count(*) FROM threshold_experiments WHERE proposer_name = 'q' AND decision_rule <> 'manual'")" 0 \
+	"and leaves no experiment"
+is "$(q "SELECT propose_threshold_increase('q', 0.4) IS NOT NULL")" t "a retry starts it"
+is "$(q "SELECT old_threshold FROM threshold_experiments WHERE proposer_name = 'q' AND status = 'running'")" 0.35 \
+	"from the new threshold"
+
+echo "# p3 experiments by status: $(q "SELECT string_agg(status || ' ' || c, ', ' ORDER BY status) FROM (SELECT status, count(*) AS c FROM threshold_experiments WHERE proposer_name = 'p3' GROUP BY status) s")"
+echo "1..$n"
