@@ -14,7 +14,9 @@ OBJS = \
 	src/experiments.o \
 	src/guc.o \
 	src/proposers.o \
+	src/sanitizer_sql.o \
 	src/stats.o \
+	src/ts_sanitizer.o \
 	src/window.o \
 	src/work_orders.o
 

@@ -1,4 +1,5 @@
 -- Threshold experiments and routing: the notes' example end to end.
+CREATE EXTENSION adaptive_prompts;
 --
 -- gpt-4o-mini (cheap) takes work up to 0.3, gpt-4o (stronger, dearer) up to
 -- 0.9.  The weekly job asks whether gpt-4o-mini can take 0.3-0.4: 30
@@ -136,3 +137,5 @@ SELECT s AS score, route_work_order(s) AS proposer
 -- the active proposer with the highest threshold takes the work.
 SELECT set_proposer_active('gpt-4o', false);
 SELECT route_work_order(0.95) AS highest_threshold_fallback;
+DROP FUNCTION report(float8, boolean, text);
+DROP EXTENSION adaptive_prompts;

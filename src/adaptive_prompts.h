@@ -145,7 +145,7 @@ typedef struct WorkOrderFacts
 /* A running threshold experiment that counted the work order. */
 typedef struct ExperimentCount
 {
-	bool		found;			/* an experiment of this proposer exists */
+	bool		found;			/* the work order was counted in a trial or a watch */
 	pg_uuid_t	id;
 	char		status[32];
 } ExperimentCount;

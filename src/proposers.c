@@ -72,6 +72,25 @@ raise_unknown_proposer(text *proposer)
 }
 
 /*
+ * A threshold may not be changed by hand while an experiment of the
+ * proposer is running or its promotion is watched.
+ */
+static void
+refuse_during_experiment(text *proposer)
+{
+	Datum		values[1];
+
+	values[0] = PointerGetDatum(proposer);
+	ap_execute(&open_experiment_plan, values, NULL, false, 1);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("proposer \"%s\" has a threshold experiment in progress",
+						text_to_cstring(proposer)),
+				 errhint("Abort it with abort_experiment() first.")));
+}
+
+/*
  * Make sure a proposer has a row.  An unknown one is registered inactive
  * with the default threshold (a typo is recorded, never routed to), or is
  * an error when auto-registration is off.  Returns true when it was
@@ -122,6 +141,18 @@ ap_register_proposer(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/* Changing the threshold of a known proposer is set_threshold's job. */
+	ap_execute(&lock_proposer_plan, values, NULL, false, 1);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		double		current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (current != DatumGetFloat8(values[1]))
+			refuse_during_experiment((text *) DatumGetPointer(values[0]));
+	}
 	ap_execute(&register_plan, values, NULL, false, 0);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -179,13 +210,7 @@ ap_set_threshold(PG_FUNCTION_ARGS)
 	old_threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
 
-	ap_execute(&open_experiment_plan, values, NULL, false, 1);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("proposer \"%s\" has a threshold experiment in progress",
-						text_to_cstring(proposer)),
-				 errhint("Abort it with abort_experiment() first.")));
+	refuse_during_experiment(proposer);
 
 	values[1] = Float8GetDatum(threshold);
 	ap_execute(&set_threshold_plan, values, NULL, false, 0);

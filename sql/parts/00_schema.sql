@@ -337,11 +337,14 @@ COMMENT ON TABLE @extschema@.sanitizer_error_map IS
 -- Seeded with the codes TypeScript reports for each mechanical breakage the
 -- sanitizer fixes (see the typescript package's diagnostic messages).
 INSERT INTO @extschema@.sanitizer_error_map (change, error_code, seeded) VALUES
-    ('unquoted_module_declarations', 'TS1443', true),
-    ('smart_double_quotes', 'TS1127', true),
+    ('unquoted_module_declarations', 'TS1443', true),  -- Module declaration names may only use ' or " quoted strings.
+    ('unquoted_module_declarations', 'TS2819', true),  -- declare module @scope/pkg: Namespace name cannot be 'module'.
+    ('smart_double_quotes', 'TS1127', true),           -- Invalid character.
+    ('smart_double_quotes', 'TS1002', true),           -- Unterminated string literal (“x").
     ('smart_single_quotes', 'TS1127', true),
+    ('smart_single_quotes', 'TS1002', true),
     ('unicode_dashes', 'TS1127', true),
-    ('unclosed_template_literals', 'TS1160', true);
+    ('unclosed_template_literals', 'TS1160', true);    -- Unterminated template literal.
 
 -- ---------------------------------------------------------------------------
 -- A small statistics sample for the log and the ledger.  ANALYZE of a wide

@@ -1,0 +1,3 @@
+declare module my-lib {
+  export const x: number;
+}

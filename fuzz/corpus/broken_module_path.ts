@@ -1,0 +1,3 @@
+declare module lodash/fp {
+  export function map<T, U>(f: (x: T) => U): (xs: T[]) => U[];
+}

@@ -1,0 +1,3 @@
+declare module ./utils {
+  export function helper(): void;
+}

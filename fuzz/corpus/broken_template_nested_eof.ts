@@ -1,0 +1,2 @@
+const items = ["a"];
+const html = `<ul>${items.map((i) => `<li>${i}

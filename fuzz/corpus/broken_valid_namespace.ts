@@ -1,0 +1,3 @@
+declare module Outer.Inner {
+  export function f(): void;
+}

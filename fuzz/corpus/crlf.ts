@@ -1,0 +1,5 @@
+const a = 'x';
+const b = `y
+${a}`;
+// c
+const d = “e”;

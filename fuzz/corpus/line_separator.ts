@@ -1,0 +1,2 @@
+// comment const x = `a`;
+const y = 1; /re/.test(s);

@@ -1,0 +1,5 @@
+const r = /["`—]/g;
+if (x) /a[/]b/.test(y);
+x = a / b / c;
+// `c`
+/* ` */

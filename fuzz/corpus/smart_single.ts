@@ -1,0 +1,2 @@
+const t = ‘It’s’;
+const u = 'It’s';

@@ -1,0 +1,3 @@
+for (let i = 10; i > 0; i——) {
+  console.log(i);
+}

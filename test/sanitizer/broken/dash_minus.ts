@@ -1,0 +1,4 @@
+export function diff(a: number, b: number): number {
+  return a — b;
+}
+export const n = 10 – 3;

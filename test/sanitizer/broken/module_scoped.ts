@@ -1,0 +1,3 @@
+declare module @scope/pkg {
+  export const version: string;
+}

@@ -1,0 +1,3 @@
+export function fail(): never {
+  throw new Error(‘Can’t parse the input’);
+}

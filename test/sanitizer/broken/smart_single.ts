@@ -1,0 +1,2 @@
+const name = ‘Ada Lovelace’;
+export { name };

@@ -1,0 +1,3 @@
+const a = “mixed";
+const b = ‘also';
+export { a, b };

@@ -1,0 +1,2 @@
+const name = "Ada";
+export const greeting = `Hello ${name}, welcome

@@ -1,0 +1,4 @@
+const sql = `
+  SELECT *
+  FROM users
+  WHERE id = ${id}

@@ -1,0 +1,3 @@
+const total = 3;
+const items = [{ price: 1 }];
+const msg = `Total: ${items.map((i) => i.price

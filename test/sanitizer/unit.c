@@ -1,0 +1,361 @@
+/*
+ * unit.c
+ *		TAP unit test of the TypeScript sanitizer core (src/ts_sanitizer.c).
+ *
+ * Every case gives an input, the exact expected output (NULL: unchanged) and
+ * the exact set of changes; each case is also run through the property
+ * checks the fuzzer uses (idempotence, UTF-8, no change without a reason).
+ */
+#include "../../src/ts_sanitizer.h"
+#include "../../fuzz/sanitizer_properties.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The characters the fixes are about, as UTF-8 string literals. */
+#define LDQ "\xE2\x80\x9C"		/* “ */
+#define RDQ "\xE2\x80\x9D"		/* ” */
+#define LSQ "\xE2\x80\x98"		/* ‘ */
+#define RSQ "\xE2\x80\x99"		/* ’ */
+#define EMDASH "\xE2\x80\x94"	/* — */
+#define ENDASH "\xE2\x80\x93"	/* – */
+
+#define MODULE	TS_CHANGE_UNQUOTED_MODULE_DECLARATIONS
+#define DQ		TS_CHANGE_SMART_DOUBLE_QUOTES
+#define SQ		TS_CHANGE_SMART_SINGLE_QUOTES
+#define DASH	TS_CHANGE_UNICODE_DASHES
+#define TPL		TS_CHANGE_UNCLOSED_TEMPLATE_LITERALS
+
+typedef struct test_case
+{
+	const char *name;
+	const char *input;
+	const char *expected;		/* NULL: must come back unchanged */
+	unsigned int changes;
+} test_case;
+
+static const test_case cases[] = {
+	/* smart double quotes */
+	{"smart double quotes around a string", "const s = " LDQ "hello" RDQ ";\n",
+	"const s = \"hello\";\n", DQ},
+	{"smart double quote closed by a straight one", "f(" LDQ "a b\");\n",
+	"f(\"a b\");\n", DQ},
+	{"right double quote used as opener", "f(" RDQ "x" RDQ ")",
+	"f(\"x\")", DQ},
+	{"smart single quotes inside a smart double string stay",
+		"log(" LDQ "say " LSQ "hi" RSQ RDQ ");",
+	"log(\"say " LSQ "hi" RSQ "\");", DQ},
+	{"several smart strings on a line",
+		"a(" LDQ "x" RDQ ", " LDQ "y" RDQ ", " LSQ "z" RSQ ");",
+	"a(\"x\", \"y\", 'z');", DQ | SQ},
+	{"escaped smart quote inside a smart string",
+		"s = " LDQ "a\\" RDQ "b" RDQ ";", "s = \"a\\" RDQ "b\";", DQ},
+
+	/* smart single quotes */
+	{"smart single quotes around a string", "const t = " LSQ "hello" RSQ ";",
+	"const t = 'hello';", SQ},
+	{"apostrophe inside a smart single string",
+		"throw new Error(" LSQ "Can" RSQ "t do it" RSQ ");",
+	"throw new Error('Can" RSQ "t do it');", SQ},
+	{"straight apostrophe inside a smart single string is escaped",
+		"const q = " LSQ "don't" RSQ ";", "const q = 'don\\'t';", SQ},
+	{"smart single quote closed by a straight one", "x = " LSQ "abc';",
+	"x = 'abc';", SQ},
+	{"'It’s' in a straight string is untouched",
+		"const s = 'It" RSQ "s';\n", NULL, 0},
+	{"\"“q”\" in a straight string is untouched",
+		"const s = \"" LDQ "q" RDQ "\";\n", NULL, 0},
+	{"apostrophe in prose after an identifier is no delimiter",
+		"It" RSQ "s broken", NULL, 0},
+	{"smart quote with no closer on its line is left alone",
+		"x = " LDQ "abc\ny = 1;\n", NULL, 0},
+	{"smart quote in a line comment", "// say " LDQ "hi" RDQ "\n", NULL, 0},
+	{"smart quote in a block comment", "/* It" RSQ "s " LSQ "x" RSQ " */", NULL, 0},
+	{"smart quote in a template literal", "`" LDQ "x" RDQ "`", NULL, 0},
+	{"smart quote in a regex", "const r = /[" LDQ RDQ LSQ RSQ "]/g;", NULL, 0},
+	{"smart quote in a template substitution is fixed",
+		"`a ${f(" LDQ "b" RDQ ")} c`", "`a ${f(\"b\")} c`", DQ},
+
+	/* dashes */
+	{"em dash as minus", "let d = a " EMDASH " b;", "let d = a - b;", DASH},
+	{"en dash as minus", "let d = a " ENDASH " 1;", "let d = a - 1;", DASH},
+	{"dashes as decrement", "i" EMDASH EMDASH ";", "i--;", DASH},
+	{"dash then division stays division", "x = a" ENDASH ENDASH " / 2 / 3;",
+	"x = a-- / 2 / 3;", DASH},
+	{"dash in a string stays", "s = 'a " EMDASH " b';", NULL, 0},
+	{"dash in a double-quoted string stays", "s = \"1" ENDASH "2\";", NULL, 0},
+	{"dash in a comment stays", "x = 1; // a " EMDASH " b\n", NULL, 0},
+	{"dash in a JSDoc comment stays", "/**\n * a " EMDASH " b\n */\nlet x: number;\n", NULL, 0},
+	{"dash in a template stays", "`a " EMDASH " b`", NULL, 0},
+	{"dash in a regex stays", "r = /a" EMDASH "b/;", NULL, 0},
+	{"dash in code next to smart quotes in a string",
+		"x = a " EMDASH " 'It" RSQ "s';", "x = a - 'It" RSQ "s';", DASH},
+
+	/* module declarations */
+	{"scoped package name is quoted", "declare module @scope/pkg {\n}\n",
+	"declare module '@scope/pkg' {\n}\n", MODULE},
+	{"dashed name is quoted", "declare module my-lib {}", "declare module 'my-lib' {}", MODULE},
+	{"relative path is quoted", "declare module ./x {}", "declare module './x' {}", MODULE},
+	{"path with slash is quoted", "declare module foo/bar;", "declare module 'foo/bar';", MODULE},
+	{"wildcard name is quoted", "declare module *.css {", "declare module '*.css' {", MODULE},
+	{"node: name is quoted", "declare module node:fs {", "declare module 'node:fs' {", MODULE},
+	{"backtick name is quoted (TS1443)", "declare module `foo` {}",
+	"declare module 'foo' {}", MODULE},
+	{"backtick name with an apostrophe gets double quotes",
+		"declare module `it's` {}", "declare module \"it's\" {}", MODULE},
+	{"backtick name with a substitution is left alone",
+		"declare module `a${b}` {}", NULL, 0},
+	{"namespace path stays", "declare module Foo.Bar {\n}\n", NULL, 0},
+	{"identifier namespace stays", "declare module Foo {}", NULL, 0},
+	{"double-quoted module stays", "declare module \"x\" {}", NULL, 0},
+	{"single-quoted module stays", "declare module 'x' {}", NULL, 0},
+	{"export declare module with a dashed name",
+		"export declare module my-lib {", "export declare module 'my-lib' {", MODULE},
+	{"declare module in a comment stays", "// declare module my-lib {\n", NULL, 0},
+	{"declare module in a string stays", "s = 'declare module my-lib';", NULL, 0},
+	{"declare module with a newline before the name stays",
+		"declare module\nmy-lib {", NULL, 0},
+	{"name at the end of the input", "declare module my-lib",
+	"declare module 'my-lib'", MODULE},
+
+	/* unclosed template literals */
+	{"template open at end of input", "const s = `abc", "const s = `abc`", TPL},
+	{"template open at end of input across lines", "const s = `a\nb\n",
+	"const s = `a\nb\n`", TPL},
+	{"template open inside a substitution", "x = `a${b", "x = `a${b}`", TPL},
+	{"nested template open at end of input", "x = `a ${ f(`b", "x = `a ${ f(`b`)}`", TPL},
+	{"nested template open in its substitution",
+		"x = `a${`b${c", "x = `a${`b${c}`}`", TPL},
+	{"template ending in an escape", "x = `a\\", "x = `a\\\\`", TPL},
+	{"template open in a line comment of a substitution",
+		"x = `${a // note", "x = `${a // note\n}`", TPL},
+	{"template open in a block comment of a substitution",
+		"x = `${a /* note", "x = `${a /* note*/}`", TPL},
+	{"template open in a regex of a substitution",
+		"x = `${a.match(/[ab", "x = `${a.match(/[ab]/)}`", TPL},
+	{"template open in an empty regex of a substitution",
+		"x = `${(/", "x = `${(/(?:)/)}`", TPL},
+	{"template open with a string open in a substitution is left alone",
+		"x = `${'abc", NULL, 0},
+	{"closed multi-line template stays", "const s = `a\nb ${c} d\n`;\n", NULL, 0},
+	{"template with object literal in substitution", "`${ {a: 1}.a }`", NULL, 0},
+	{"template with a brace in a string in a substitution", "`${ '}' }`", NULL, 0},
+	{"template literal type", "type T = `${A}-${B}`;\n", NULL, 0},
+	{"backtick in a comment is no template", "// use `x\nlet y = 1;\n", NULL, 0},
+	{"backtick in a block comment is no template", "/** `x */ let y;", NULL, 0},
+	{"backtick in a string is no template", "s = 'a`b';", NULL, 0},
+	{"backtick in a regex is no template", "r = /`/;", NULL, 0},
+	{"escaped backtick inside a template", "x = `a\\`b`;", NULL, 0},
+
+	/* regex / division */
+	{"regex with quotes, backtick and dash", "const r = /[\"'`" EMDASH "]/g;", NULL, 0},
+	{"regex with a slash in a class", "r = /[/]`/;", NULL, 0},
+	{"regex after return", "function f() { return /`/.test(x); }", NULL, 0},
+	{"regex after typeof", "x = typeof /`/;", NULL, 0},
+	{"regex after if (...)", "if (x) /`/.test(y);", NULL, 0},
+	{"regex after =>", "const f = () => /'/;", NULL, 0},
+	{"division after identifiers", "x = a / b / `c`;", NULL, 0},
+	{"division after a call", "x = f(a) / 2 / `c`;", NULL, 0},
+	{"division after postfix increment", "x = i++ / 2 / `c`;", NULL, 0},
+	{"division after non-null assertion", "x = m.get(k)! / t / `c`;", NULL, 0},
+	{"division after a number", "x = 1 / 2 / `c`;", NULL, 0},
+	{"division after a property named return", "x = o.return / 2 / `c`;", NULL, 0},
+	{"a division misread as a regex would unbalance this",
+		"const n = total / count; const s = `a`;", NULL, 0},
+
+	/* mixtures */
+	{"all fixes together",
+		"declare module my-lib {\n  const a = " LDQ "x" RDQ ";\n  const b = " LSQ "y" RSQ ";\n  const c = 1 " EMDASH " 2;\n  const d = `e",
+		"declare module 'my-lib' {\n  const a = \"x\";\n  const b = 'y';\n  const c = 1 - 2;\n  const d = `e`",
+	MODULE | DQ | SQ | DASH | TPL},
+	{"valid strings with smart quotes next to broken ones",
+		"const ok = 'It" RSQ "s'; const bad = " LDQ "It" RSQ "s" RDQ ";",
+	"const ok = 'It" RSQ "s'; const bad = \"It" RSQ "s\";", DQ},
+
+	/* edge cases */
+	{"empty input", "", NULL, 0},
+	{"shebang line", "#!/usr/bin/env node `\nlet x = 1;\n", NULL, 0},
+	{"unterminated string ends at the line break", "s = 'abc\nt = `x`;\n", NULL, 0},
+	{"string line continuation", "s = 'a\\\nb`';\n", NULL, 0},
+	{"non-ASCII identifiers", "const caf\xC3\xA9 = 1 / 2;", NULL, 0},
+	{"invalid UTF-8 passes through", "x = \xFF\xFE 1;", NULL, 0},
+	{"truncated dash at the end", "x = a \xE2\x80", NULL, 0},
+};
+
+static int	test_number = 0;
+static int	failures = 0;
+
+/*
+ * Print one TAP result line.
+ */
+static void
+report(int ok, const char *name, const char *detail)
+{
+	test_number++;
+	printf("%s %d - %s\n", ok ? "ok" : "not ok", test_number, name);
+	if (!ok)
+	{
+		failures++;
+		if (detail)
+			printf("# %s\n", detail);
+	}
+}
+
+/*
+ * Render a change mask as names, for diagnostics.
+ */
+static void
+format_changes(unsigned int mask, char *buf, size_t size)
+{
+	int			bit;
+
+	buf[0] = '\0';
+	for (bit = 0; bit < TS_CHANGE_COUNT; bit++)
+		if (mask & (1u << bit))
+		{
+			strncat(buf, ts_change_name(bit), size - strlen(buf) - 1);
+			strncat(buf, " ", size - strlen(buf) - 1);
+		}
+}
+
+/*
+ * Run one table case: exact output and changes, then the properties.
+ */
+static void
+run_case(const test_case *tc)
+{
+	ts_sanitize_result r;
+	size_t		len = strlen(tc->input);
+	const char *expected = tc->expected ? tc->expected : tc->input;
+	const char *got;
+	const char *property;
+	char		detail[1024];
+
+	if (ts_sanitize(tc->input, len, &r) != 0)
+	{
+		report(0, tc->name, "ts_sanitize failed");
+		return;
+	}
+	got = r.output ? r.output : tc->input;
+	if (r.output_len != strlen(expected) || memcmp(got, expected, r.output_len) != 0)
+	{
+		snprintf(detail, sizeof(detail), "got: %.*s\n# expected: %s",
+				 (int) r.output_len, got, expected);
+		report(0, tc->name, detail);
+	}
+	else if (r.changes != tc->changes)
+	{
+		char		got_names[256];
+		char		want_names[256];
+
+		format_changes(r.changes, got_names, sizeof(got_names));
+		format_changes(tc->changes, want_names, sizeof(want_names));
+		snprintf(detail, sizeof(detail), "changes: %s; expected: %s", got_names, want_names);
+		report(0, tc->name, detail);
+	}
+	else if ((property = sanitizer_check_properties((const unsigned char *) tc->input, len)) != NULL)
+		report(0, tc->name, property);
+	else
+		report(1, tc->name, NULL);
+	ts_sanitize_result_free(&r);
+}
+
+/*
+ * The names and their order are part of the SQL API.
+ */
+static void
+test_change_names(void)
+{
+	static const char *const names[TS_CHANGE_COUNT] = {
+		"unquoted_module_declarations", "smart_double_quotes",
+		"smart_single_quotes", "unicode_dashes", "unclosed_template_literals"
+	};
+	int			ok = ts_change_name(-1) == NULL && ts_change_name(TS_CHANGE_COUNT) == NULL;
+	int			bit;
+
+	for (bit = 0; bit < TS_CHANGE_COUNT; bit++)
+		ok = ok && strcmp(ts_change_name(bit), names[bit]) == 0;
+	report(ok, "change names and their order", NULL);
+}
+
+/*
+ * Inputs that are not NUL-terminated are read only up to their length.
+ */
+static void
+test_not_nul_terminated(void)
+{
+	char	   *buf = malloc(7);
+	ts_sanitize_result r;
+	int			ok;
+
+	memcpy(buf, "x = `ab", 7);	/* no NUL: ASan would catch a read past it */
+	ok = ts_sanitize(buf, 7, &r) == 0 && r.changes == TPL &&
+		r.output_len == 8 && memcmp(r.output, "x = `ab`", 8) == 0;
+	ts_sanitize_result_free(&r);
+	free(buf);
+	report(ok, "input without a terminating NUL", NULL);
+}
+
+/*
+ * Deep nesting grows the bracket stack past its inline size.
+ */
+static void
+test_deep_nesting(void)
+{
+	size_t		depth = 100000;
+	size_t		len = depth * 3 + 1;
+	char	   *buf = malloc(len);
+	size_t		i;
+	ts_sanitize_result r;
+	int			ok;
+
+	for (i = 0; i < depth; i++)
+		memcpy(buf + i * 3, "`${", 3);
+	buf[len - 1] = 'x';
+	ok = ts_sanitize(buf, len, &r) == 0 && r.changes == TPL &&
+		r.output_len == len + depth * 2 &&
+		sanitizer_check_properties((const unsigned char *) buf, len) == NULL;
+	ts_sanitize_result_free(&r);
+	free(buf);
+	report(ok, "100000 nested templates open at the end are all closed", NULL);
+}
+
+/*
+ * A large valid input: unchanged, and the scan is linear (a quadratic
+ * smart-quote lookahead would take minutes here).
+ */
+static void
+test_many_unclosed_smart_quotes(void)
+{
+	size_t		count = 200000;
+	size_t		len = count * 5;
+	char	   *buf = malloc(len);
+	size_t		i;
+	ts_sanitize_result r;
+	int			ok;
+
+	/* each ’ opens a string whose only candidate closers are apostrophes */
+	for (i = 0; i < count; i++)
+		memcpy(buf + i * 5, " " RSQ "a", 5);
+	ok = ts_sanitize(buf, len, &r) == 0 && r.changes == 0 && r.output == NULL;
+	ts_sanitize_result_free(&r);
+	free(buf);
+	report(ok, "a line of 200000 smart quotes without a closer is left alone, in linear time", NULL);
+}
+
+int
+main(void)
+{
+	size_t		n = sizeof(cases) / sizeof(cases[0]);
+	size_t		i;
+
+	printf("1..%zu\n", n + 4);
+	for (i = 0; i < n; i++)
+		run_case(&cases[i]);
+	test_change_names();
+	test_not_nul_terminated();
+	test_deep_nesting();
+	test_many_unclosed_smart_quotes();
+	return failures ? 1 : 0;
+}
