@@ -25,27 +25,39 @@ SELECT i, p.name AS proposer, p.skill, round(random()::numeric, 3)::float8 AS sc
                        ORDER BY (i * 7 + length(v.name)) % 11 LIMIT 1) p;
 
 \timing on
-SELECT count(*) AS recorded,
-       count(*) FILTER (WHERE (r).outcome = 'success') AS successes,
-       count(*) FILTER (WHERE (r).outcome = 'partial') AS partials,
-       count(*) FILTER (WHERE (r).outcome = 'failure') AS failures,
-       count(*) FILTER (WHERE (r).logged) AS logged
-  FROM (SELECT record_work_order(
-                   proposer, score, initial_errors,
-                   CASE WHEN luck < 1.2 - score / skill THEN 0
-                        WHEN luck < 1.5 - score / skill THEN 1
-                        ELSE initial_errors + (i % 3) END,
-                   stalled => luck > 0.97,
-                   error_codes => CASE WHEN luck < 1.2 - score / skill THEN '{}'::text[]
-                                       WHEN score > 0.6 THEN '{TS2345,TS2322}'
-                                       WHEN i % 4 = 0 THEN '{TS1443}'
-                                       ELSE '{TS7006}' END,
-                   error_samples => CASE WHEN luck < 1.2 - score / skill THEN '[]'::jsonb
-                                         ELSE '[{"code": "TS2345", "message": "Argument of type ''string | undefined'' is not assignable to parameter of type ''string''."}]' END,
-                   sanitizer_changes => CASE WHEN i % 4 = 0 THEN '{unquoted_module_declarations}'::text[] ELSE '{}' END,
-                   work_order_id => 'demo-' || i) AS r
-          FROM stream ORDER BY i) s;
+-- One transaction per work order, as an orchestrator would report them.
+DO $$
+DECLARE
+    w record;
+    lucky boolean;
+BEGIN
+    FOR w IN SELECT * FROM stream ORDER BY i LOOP
+        lucky := w.luck < 1.2 - w.score / w.skill;
+        PERFORM record_work_order(
+            w.proposer, w.score, w.initial_errors,
+            CASE WHEN lucky THEN 0
+                 WHEN w.luck < 1.5 - w.score / w.skill THEN 1
+                 ELSE w.initial_errors + (w.i % 3) END,
+            stalled => w.luck > 0.97,
+            error_codes => CASE WHEN lucky THEN '{}'::text[]
+                                WHEN w.score > 0.6 THEN '{TS2345,TS2322}'
+                                WHEN w.i % 4 = 0 THEN '{TS1443}'
+                                ELSE '{TS7006}' END,
+            error_samples => CASE WHEN lucky THEN '[]'::jsonb
+                                  ELSE '[{"code": "TS2345", "message": "Argument of type ''string | undefined'' is not assignable to parameter of type ''string''."}]' END,
+            sanitizer_changes => CASE WHEN w.i % 4 = 0 THEN '{unquoted_module_declarations}'::text[] ELSE '{}' END,
+            work_order_id => 'demo-' || w.i);
+        COMMIT;
+    END LOOP;
+END
+$$;
 \timing off
+SELECT count(*) AS recorded,
+       count(*) FILTER (WHERE outcome = 'success') AS successes,
+       count(*) FILTER (WHERE outcome = 'partial') AS partials,
+       count(*) FILTER (WHERE outcome = 'failure') AS failures,
+       count(*) FILTER (WHERE logged) AS logged
+  FROM work_orders;
 
 \echo
 \echo '== Retrying the first 100 work orders changes nothing (idempotent by work_order_id)'
@@ -83,8 +95,9 @@ SELECT code AS excluded_by_sanitizer, count(*) FROM proposer_failures, unnest(ex
 
 \echo
 \echo '== Storage'
-SELECT t AS "table", pg_size_pretty(pg_total_relation_size(t::regclass)) AS size,
-       (SELECT reltuples::bigint FROM pg_class WHERE oid = t::regclass) AS approx_rows
+VACUUM ANALYZE proposer_failures, work_orders, proposer_attempts, proposer_success_metrics;
+SELECT t AS "table", pg_size_pretty(pg_total_relation_size(t::regclass)) AS "size (with indexes)",
+       (SELECT reltuples::bigint FROM pg_class WHERE oid = t::regclass) AS rows
   FROM unnest(ARRAY['proposer_failures', 'work_orders', 'proposer_attempts', 'proposer_success_metrics']) t;
 SELECT count(*) AS work_orders,
        (SELECT count(*) FROM proposer_failures) AS logged_rows,
