@@ -10,6 +10,7 @@ EXTVERSION = 0.1.0
 MODULE_big = adaptive_prompts
 OBJS = \
 	src/ab_tests.o \
+	src/activity.o \
 	src/common.o \
 	src/experiments.o \
 	src/guc.o \

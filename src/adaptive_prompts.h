@@ -75,6 +75,9 @@ typedef struct ApPlan
 	{ .sql = (query), .nargs = lengthof(((Oid[]) {__VA_ARGS__})), \
 	  .argtypes = {__VA_ARGS__} }
 
+/* A statement without parameters. */
+#define AP_PLAN_NO_ARGS(query) { .sql = (query), .nargs = 0 }
+
 /*
  * The same, for a statement whose best plan depends on the parameter values
  * (a range predicate over a BRIN index): planned for each execution.
@@ -149,6 +152,10 @@ typedef struct ExperimentCount
 	pg_uuid_t	id;
 	char		status[32];
 } ExperimentCount;
+
+/* Whether any experiment or A/B test is open, cached per backend (activity.c). */
+extern bool activity_experiments_open(void);
+extern bool activity_ab_tests_open(void);
 
 /* Threshold experiments (experiments.c). */
 extern void experiment_count_work_order(const WorkOrderFacts *facts,

@@ -157,7 +157,9 @@ ap_plan(ApPlan *plan)
 }
 
 /*
- * Run a kept plan and check that it did what was expected.
+ * Run a kept plan.  count limits the rows of a SELECT; pass 0 for a
+ * data-modifying statement, whose statement triggers fire only when it runs
+ * to completion.
  */
 int
 ap_execute(ApPlan *plan, Datum *values, const char *nulls, bool read_only,

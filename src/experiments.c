@@ -493,6 +493,9 @@ experiment_count_work_order(const WorkOrderFacts *facts, ExperimentCount *count)
 {
 	Experiment	e;
 
+	count->found = false;
+	if (!activity_experiments_open())
+		return;
 	count->found = experiment_count(facts->proposer, facts->score,
 									facts->was_success, &e);
 	if (count->found)
@@ -672,7 +675,7 @@ experiment_start(text *proposer, const double *expected_current,
 	if (kind != STATS_RULE_SPRT)
 		nulls[6] = nulls[7] = nulls[8] = 'n';
 	values[9] = CStringGetTextDatum(ap_calling_role());
-	ap_execute(&insert_plan, values, nulls, false, 1);
+	ap_execute(&insert_plan, values, nulls, false, 0);
 	if (SPI_processed != 1)
 	{
 		ereport(NOTICE,

@@ -10,7 +10,7 @@
 BEGIN;
 CREATE EXTENSION adaptive_prompts;
 SET LOCAL client_min_messages = warning;
-SELECT plan(99);
+SELECT plan(100);
 
 SELECT register_proposer('mini', 0.3, 1);
 SELECT register_proposer('strong', 0.9, 10);
@@ -116,7 +116,9 @@ SELECT is(route_work_order(0.35), 'strong', 'after a rollback 0.35 goes to the s
 SELECT propose_threshold_increase('mini', 0.4, 5) AS exp \gset
 SELECT isnt(NULLIF(:'exp', '')::uuid, NULL, 'a new proposal is possible after the watch');
 SELECT is((feed('SSSSS'))[5], 'promoted', '5/5 promotes');
-SELECT register_proposer('mini', 0.45, 1);
+SELECT throws_ok($$SELECT register_proposer('mini', 0.45, 1)$$, '55000', NULL,
+                 'register_proposer refuses a new threshold during the watch');
+UPDATE proposers SET complexity_threshold = 0.45 WHERE name = 'mini';  -- a DBA's override
 SELECT is((feed('FFFFF'))[5], 'rolled_back', '0/5 in the watch rolls back');
 SELECT is(threshold_of('mini'), 0.45::float8, 'a threshold changed during the watch is not overwritten');
 SELECT matches(watch_reason, 'threshold left at 0\.45', 'and the reason says so')

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# record_work_order caches "no experiment is open" per backend; a session
+# that cached it must still count work orders of an experiment that another
+# session starts later, and stop counting once it is decided.
+source "$(dirname "$0")/../tap.sh"
+new_database ap_activity
+q "CREATE EXTENSION adaptive_prompts" >/dev/null
+q "SELECT register_proposer('m', 0.3, 1)" >/dev/null
+q "SELECT register_proposer('strong', 0.9, 9)" >/dev/null
+
+dir=$(mktemp -d)
+mkfifo "$dir/in"
+"${PSQL[@]}" <"$dir/in" >"$dir/out" 2>&1 &
+session=$!
+exec 3>"$dir/in"
+ask() {   # send one statement to the long-lived session and wait for its answer
+	local before
+	before=$(wc -l <"$dir/out")
+	echo "$1" >&3
+	for _ in $(seq 100); do
+		(($(wc -l <"$dir/out") > before)) && break
+		sleep 0.05
+	done
+	tail -n 1 "$dir/out"
+}
+
+is "$(ask "SELECT coalesce((record_work_order('m', 0.35, 1, 0)).experiment_status, 'none');")" none \
+	"no experiment: the long-lived session caches that nothing is open"
+id=$(q "SELECT propose_threshold_increase('m', 0.4, 3)")
+is "$(ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;")" running \
+	"an experiment started by another session is counted by the long-lived one"
+is "$(q "SELECT current_sample_count FROM threshold_experiments WHERE id = '$id'")" 1 "the count is 1"
+ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;" >/dev/null
+is "$(ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;")" promoted \
+	"the third success promotes"
+q "SELECT abort_experiment('$id', 'test over')" >/dev/null
+is "$(ask "SELECT coalesce((record_work_order('m', 0.35, 1, 0)).experiment_status, 'none');")" none \
+	"after the watch is aborted the long-lived session counts nothing"
+is "$(q "SELECT current_sample_count || '/' || watch_sample_count FROM threshold_experiments WHERE id = '$id'")" "3/0" \
+	"and the experiment's counts stayed exact"
+
+echo '\q' >&3
+exec 3>&-
+wait "$session"
+rm -rf "$dir"
+done_testing
