@@ -86,7 +86,7 @@ activity_open(ActivityCache *cache)
 
 	if (cache->state == ACTIVITY_UNKNOWN)
 	{
-		ap_execute(&cache->probe, NULL, NULL, true, 1);
+		ap_execute(&cache->probe, NULL, NULL, false, 1);
 		cache->relid = get_relname_relid(cache->table, ap_extension_schema());
 		cache->state = SPI_processed > 0 ? ACTIVITY_SOME : ACTIVITY_NONE;
 	}

@@ -159,7 +159,8 @@ ap_plan(ApPlan *plan)
 /*
  * Run a kept plan.  count limits the rows of a SELECT; pass 0 for a
  * data-modifying statement, whose statement triggers fire only when it runs
- * to completion.
+ * to completion.  read_only is for functions that write nothing: it reuses
+ * the caller's snapshot, which does not see this function's own writes.
  */
 int
 ap_execute(ApPlan *plan, Datum *values, const char *nulls, bool read_only,

@@ -57,15 +57,36 @@ static ApPlan slot_insert_plan = AP_PLAN(
 	" VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now())",
 	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID);
 
-/* Overwrite a slot and return what it held. */
+/*
+ * Overwrite a slot and fold the change into the (locked) metrics row in one
+ * statement: the slot's old values come from a self-join, so the counts
+ * change incrementally without a scan.  $9, when not NULL, is the exact sum
+ * of improvement rates (recomputed once per lap).
+ */
 static ApPlan slot_replace_plan = AP_PLAN(
-	"UPDATE @extschema@.proposer_attempts a"
+	"WITH old AS ("
+	" UPDATE @extschema@.proposer_attempts a"
 	" SET seq = $4, was_success = $5, improvement_rate = $6, recorded_at = pg_catalog.now()"
 	" FROM (SELECT was_success, improvement_rate FROM @extschema@.proposer_attempts"
-	"       WHERE proposer_name = $1 AND complexity_band = $2 AND slot = $3) old"
+	"       WHERE proposer_name = $1 AND complexity_band = $2 AND slot = $3) o"
 	" WHERE a.proposer_name = $1 AND a.complexity_band = $2 AND a.slot = $3"
-	" RETURNING old.was_success, old.improvement_rate",
-	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID);
+	" RETURNING o.was_success::int4 AS success, o.improvement_rate AS improvement)"
+	" UPDATE @extschema@.proposer_success_metrics m"
+	" SET attempts = $7, successes = m.successes + $5::int4 - old.success,"
+	" success_rate = (m.successes + $5::int4 - old.success)::float8 / $7,"
+	" improvement_sum = coalesce($9, m.improvement_sum + $6 - old.improvement),"
+	" avg_improvement_rate = coalesce($9, m.improvement_sum + $6 - old.improvement) / $7,"
+	" last_seq = $4, window_size = $8, recorded_at = pg_catalog.now()"
+	" FROM old WHERE m.proposer_name = $1 AND m.complexity_band = $2"
+	" RETURNING m.successes",
+	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID, INT4OID, INT4OID, FLOAT8OID);
+
+/* Exact sum of the improvement rates a lap leaves in the window. */
+static ApPlan lap_sum_plan = AP_PLAN(
+	"SELECT coalesce(sum(improvement_rate), 0)::float8"
+	" FROM @extschema@.proposer_attempts"
+	" WHERE proposer_name = $1 AND complexity_band = $2 AND slot <> $3",
+	TEXTOID, TEXTOID, INT4OID);
 
 static ApPlan update_plan = AP_PLAN(
 	"UPDATE @extschema@.proposer_success_metrics"
@@ -242,30 +263,38 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 		row.attempts++;
 		row.successes += was_success ? 1 : 0;
 		row.improvement_sum += improvement_rate;
+		window_store(key, &row);
 	}
 	else
 	{
+		Datum		replace_values[9];
+		char		replace_nulls[9];
 		bool		isnull;
-		bool		old_success;
-		double		old_improvement;
 
-		ap_execute(&slot_replace_plan, values, NULL, false, 0);
+		memcpy(replace_values, values, sizeof(values));
+		memset(replace_nulls, ' ', sizeof(replace_nulls));
+		replace_nulls[8] = 'n';
+		replace_values[6] = Int32GetDatum((int32) row.attempts);
+		replace_values[7] = Int32GetDatum(size);
+		replace_values[8] = (Datum) 0;
+
+		/* Once per lap, replace the running sum by the exact one. */
+		if (slot == 0)
+		{
+			ap_execute(&lap_sum_plan, values, NULL, false, 1);
+			replace_values[8] = Float8GetDatum(improvement_rate +
+											   DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+																			SPI_tuptable->tupdesc, 1, &isnull)));
+			replace_nulls[8] = ' ';
+		}
+
+		ap_execute(&slot_replace_plan, replace_values, replace_nulls, false, 0);
 		if (SPI_processed != 1)
 			elog(ERROR, "slot %d of the window of proposer \"%s\" band %s is missing",
 				 slot, text_to_cstring(proposer), band);
-		old_success = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-		old_improvement = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc, 2, &isnull));
-		row.successes += (was_success ? 1 : 0) - (old_success ? 1 : 0);
-		row.improvement_sum += improvement_rate - old_improvement;
+		row.successes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
 	}
-
-	/* Once per lap, replace the running sum by the exact one. */
-	if (slot == 0)
-		window_recount(key, &row);
-
-	window_store(key, &row);
 
 	state->attempts = (int) row.attempts;
 	state->success_rate = row.attempts > 0 ?
@@ -284,7 +313,7 @@ window_current(text *proposer, const char *band, WindowState *state)
 
 	key[0] = PointerGetDatum(proposer);
 	key[1] = CStringGetTextDatum(band);
-	ap_execute(&read_plan, key, NULL, true, 1);
+	ap_execute(&read_plan, key, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
 		state->attempts = 0;

@@ -558,7 +558,7 @@ apply_sanitizer_exclusion(Datum error_codes, Datum sanitizer_changes,
 
 	values[0] = error_codes;
 	values[1] = sanitizer_changes;
-	ap_execute(&exclusion_plan, values, NULL, true, 1);
+	ap_execute(&exclusion_plan, values, NULL, false, 1);
 	*kept = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0],
 											SPI_tuptable->tupdesc, 1, &isnull),
 							  false, -1);
