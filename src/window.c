@@ -60,8 +60,10 @@ static ApPlan slot_insert_plan = AP_PLAN(
 /*
  * Overwrite a slot and fold the change into the (locked) metrics row in one
  * statement: the slot's old values come from a self-join, so the counts
- * change incrementally without a scan.  $9, when not NULL, is the exact sum
- * of improvement rates (recomputed once per lap).
+ * change incrementally without a scan.  $10 and $11 are the successes and
+ * the sum of improvement rates before this attempt (as read under the lock,
+ * or recounted by a resize); $9, when not NULL, is the exact new sum
+ * (recomputed once per lap).
  */
 static ApPlan slot_replace_plan = AP_PLAN(
 	"WITH old AS ("
@@ -72,14 +74,15 @@ static ApPlan slot_replace_plan = AP_PLAN(
 	" WHERE a.proposer_name = $1 AND a.complexity_band = $2 AND a.slot = $3"
 	" RETURNING o.was_success::int4 AS success, o.improvement_rate AS improvement)"
 	" UPDATE @extschema@.proposer_success_metrics m"
-	" SET attempts = $7, successes = m.successes + $5::int4 - old.success,"
-	" success_rate = (m.successes + $5::int4 - old.success)::float8 / $7,"
-	" improvement_sum = coalesce($9, m.improvement_sum + $6 - old.improvement),"
-	" avg_improvement_rate = coalesce($9, m.improvement_sum + $6 - old.improvement) / $7,"
+	" SET attempts = $7, successes = $10 + $5::int4 - old.success,"
+	" success_rate = ($10 + $5::int4 - old.success)::float8 / $7,"
+	" improvement_sum = coalesce($9, $11 + $6 - old.improvement),"
+	" avg_improvement_rate = coalesce($9, $11 + $6 - old.improvement) / $7,"
 	" last_seq = $4, window_size = $8, recorded_at = pg_catalog.now()"
 	" FROM old WHERE m.proposer_name = $1 AND m.complexity_band = $2"
 	" RETURNING m.successes",
-	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID, INT4OID, INT4OID, FLOAT8OID);
+	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID, INT4OID, INT4OID, FLOAT8OID,
+	INT4OID, FLOAT8OID);
 
 /* Exact sum of the improvement rates a lap leaves in the window. */
 static ApPlan lap_sum_plan = AP_PLAN(
@@ -267,8 +270,8 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 	}
 	else
 	{
-		Datum		replace_values[9];
-		char		replace_nulls[9];
+		Datum		replace_values[11];
+		char		replace_nulls[11];
 		bool		isnull;
 
 		memcpy(replace_values, values, sizeof(values));
@@ -277,6 +280,8 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 		replace_values[6] = Int32GetDatum((int32) row.attempts);
 		replace_values[7] = Int32GetDatum(size);
 		replace_values[8] = (Datum) 0;
+		replace_values[9] = Int32GetDatum((int32) row.successes);
+		replace_values[10] = Float8GetDatum(row.improvement_sum);
 
 		/* Once per lap, replace the running sum by the exact one. */
 		if (slot == 0)
