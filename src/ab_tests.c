@@ -29,10 +29,8 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "port.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 #include "ab_decision.h"
 #include "prompts.h"

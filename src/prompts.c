@@ -448,6 +448,8 @@ ap_activate_prompt_version(PG_FUNCTION_ARGS)
 
 	/* Read again under the lock: a concurrent activation may have won. */
 	ap_execute(&version_lookup_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_version(version);
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								   2, &isnull)))
 	{
@@ -600,6 +602,8 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 				 errhint("Start the next test when it has ended.")));
 
 	ap_execute(&version_lookup_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		raise_unknown_version(version);
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 								   2, &isnull)))
 		ereport(ERROR,

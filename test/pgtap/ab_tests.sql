@@ -2,6 +2,7 @@
 -- counting through record_work_order, the decision rule, the watch after
 -- a promotion and the rollback, with their history rows and reasons.
 BEGIN;
+SET LOCAL client_min_messages = warning;
 CREATE EXTENSION adaptive_prompts;
 SELECT plan(71);
 

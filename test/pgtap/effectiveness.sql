@@ -1,6 +1,7 @@
 -- Effectiveness of enhancements as a weighted rate per work order, the
 -- derived times_used and frequent codes, and the common unaddressed errors.
 BEGIN;
+SET LOCAL client_min_messages = warning;
 CREATE EXTENSION adaptive_prompts;
 SELECT plan(30);
 

@@ -1,6 +1,7 @@
 -- The prompt registry and the enhancement lifecycle: activation, rollback,
 -- history rows, the calling role, read-only prompt building, input errors.
 BEGIN;
+SET LOCAL client_min_messages = warning;
 CREATE EXTENSION adaptive_prompts;
 SELECT plan(79);
 
