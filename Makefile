@@ -29,7 +29,8 @@ DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
 # Regression tests: every sql/*.sql except the install and upgrade scripts.
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
-REGRESS_OPTS = --load-extension=$(EXTENSION)
+# Each test creates and drops the extension itself, so tests are independent.
+REGRESS_OPTS = --dbname=contrib_regression
 
 # PostgreSQL's headers are not -Wextra clean; reading them as system headers
 # keeps the warnings on our code only.

@@ -1,6 +1,7 @@
 --
 -- Prompt registry and build_enhanced_prompt (SPEC 4.2)
 --
+CREATE EXTENSION adaptive_prompts;
 SELECT register_proposer('regress-model', 0.4, 1);
 
 -- A proposer without an active version gets the built-in default, v1.0.
@@ -75,20 +76,4 @@ SELECT * FROM build_enhanced_prompt(NULL);
 SELECT * FROM build_enhanced_prompt('regress-model', '{TS2345,""}');
 SELECT set_enhancement('TS2345', 'Too important.', 1000);
 
--- Leave the database as this file found it for the tests that follow.
-DO $$
-BEGIN
-    DELETE FROM proposer_failures WHERE proposer_name = 'regress-model';
-    DELETE FROM proposer_attempts WHERE proposer_name = 'regress-model';
-    DELETE FROM proposer_success_metrics WHERE proposer_name = 'regress-model';
-    DELETE FROM proposer_frequent_codes WHERE proposer_name = 'regress-model';
-    DELETE FROM version_history WHERE subject = 'regress-model'
-        OR subject IN ('TS1443', 'TS2345', 'TS7006', 'TS2339', 'TS2304', 'TS2322');
-    DELETE FROM prompt_versions WHERE proposer_name = 'regress-model';
-    DELETE FROM enhancement_versions
-     WHERE error_code IN ('TS1443', 'TS2345', 'TS7006', 'TS2339', 'TS2304', 'TS2322');
-    DELETE FROM prompt_enhancements
-     WHERE error_code IN ('TS1443', 'TS2345', 'TS7006', 'TS2339', 'TS2304', 'TS2322');
-    DELETE FROM proposers WHERE name = 'regress-model';
-END
-$$;
+DROP EXTENSION adaptive_prompts;
