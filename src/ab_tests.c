@@ -117,6 +117,7 @@ static ApPlan count_incumbent_plan = AP_PLAN(
 	" RETURNING " AB_TEST_COLUMNS,
 	INT8OID, INT4OID, INT4OID, FLOAT8OID);
 
+/* Same parameters as the two above; the watch has no improvement sum. */
 static ApPlan count_watch_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET watch_work_orders = watch_work_orders + 1,"
 	" watch_successes = watch_successes + $2,"
@@ -716,21 +717,22 @@ ab_count_work_order(const WorkOrderFacts *facts)
 	for (i = 0; i < row_count; i++)
 	{
 		AbArmChoice arm = ab_arm_of_work_order(&rows[i], facts, tokens, token_count);
-		bool		event;
+		bool		has_code;
 		ApPlan	   *plan;
 		AbTestRow	row;
 
 		if (arm == ARM_NONE)
 			continue;
 
-		event = rows[i].is_prompt ? facts->was_success :
+		/* An enhancement test counts the work orders with its code. */
+		has_code = !rows[i].is_prompt &&
 			codes_contain(facts->error_codes, rows[i].subject);
 		plan = arm == ARM_CANDIDATE ? &count_candidate_plan :
 			arm == ARM_INCUMBENT ? &count_incumbent_plan : &count_watch_plan;
 
 		values[0] = Int64GetDatum(rows[i].id);
 		values[1] = Int32GetDatum(facts->was_success ? 1 : 0);
-		values[2] = Int32GetDatum(!rows[i].is_prompt && event ? 1 : 0);
+		values[2] = Int32GetDatum(has_code ? 1 : 0);
 		values[3] = Float8GetDatum(facts->improvement_rate);
 		ap_execute(plan, values, NULL, false, 0);
 		if (SPI_processed != 1)
