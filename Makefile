@@ -9,11 +9,15 @@ EXTVERSION = 0.1.0
 
 MODULE_big = adaptive_prompts
 OBJS = \
+	src/ab_decision.o \
 	src/ab_tests.o \
 	src/activity.o \
 	src/common.o \
+	src/effectiveness.o \
+	src/enhancements.o \
 	src/experiments.o \
 	src/guc.o \
+	src/prompts.o \
 	src/proposers.o \
 	src/sanitizer_sql.o \
 	src/stats.o \
@@ -52,5 +56,8 @@ UNIT_CFLAGS = -O2 -g -std=c99 -Wall -Wextra -Werror -I$(srcdir)/src
 test/unit/stats.t: test/unit/test_stats.c src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c -lm
 
-unit-tests: test/unit/stats.t
+test/unit/ab_decision.t: test/unit/test_ab_decision.c src/ab_decision.c src/ab_decision.h src/stats.c src/stats.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_ab_decision.c src/ab_decision.c src/stats.c -lm
+
+unit-tests: test/unit/stats.t test/unit/ab_decision.t
 .PHONY: unit-tests

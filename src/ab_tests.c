@@ -1,20 +1,850 @@
 /*-------------------------------------------------------------------------
  *
  * ab_tests.c
- *	  A/B tests of prompt versions and enhancement versions.
+ *	  A/B tests of prompt versions and enhancement versions: arm
+ *	  assignment, counting work orders (the hook of record_work_order),
+ *	  decisions, the watch after a promotion, and the subject locks.
+ *
+ * One engine for both kinds.  A test compares a candidate with the
+ * incumbent (for a new error code: no enhancement).  A work order's arm is
+ * hash(test salt, work_order_id): the same id always gets the same arm of
+ * a test and nothing is stored per work order.  build_enhanced_prompt and
+ * get_active_prompt_version hand out the arm's version; the caller passes
+ * back what it used (prompt_version, CODE@N tokens) to record_work_order,
+ * which calls ab_count_work_order().  A work order counts in a test only
+ * when it has an id and used the version its id is assigned to, so both
+ * arms are random samples of the same work orders.
+ *
+ * Counting is a conditional UPDATE of the test's row (WHERE status =
+ * 'running'), which serializes the callers of one test; the call whose
+ * update brings both arms to checkpoint x sample_size takes the decision
+ * in the same transaction, so it is taken exactly once.  A promotion makes
+ * the candidate live and starts the watch: the next sample_size work
+ * orders that use it are counted, and if it did significantly worse than
+ * the incumbent's arm did in the test, the incumbent is restored.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "adaptive_prompts.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "ab_decision.h"
+#include "prompts.h"
+
+PG_FUNCTION_INFO_V1(ap_ab_test_arm);
+PG_FUNCTION_INFO_V1(ap_abort_ab_test);
+
+/* Columns of ab_tests that the engine reads, in AbTestRow order. */
+#define AB_TEST_COLUMNS \
+	"id, kind, subject, candidate, incumbent, candidate_version_id, salt," \
+	" sample_size, alpha, status, checkpoint," \
+	" candidate_work_orders, candidate_successes, candidate_occurrences," \
+	" candidate_improvement_sum," \
+	" incumbent_work_orders, incumbent_successes, incumbent_occurrences," \
+	" incumbent_improvement_sum," \
+	" watch_work_orders, watch_successes, watch_occurrences"
+
+typedef struct AbTestRow
+{
+	int64		id;
+	bool		is_prompt;		/* kind = 'prompt_version' */
+	char	   *subject;		/* proposer or error code */
+	char	   *candidate;
+	char	   *incumbent;		/* NULL: built-in default / no enhancement */
+	int64		candidate_version_id;
+	int64		salt;
+	int32		sample_size;
+	double		alpha;
+	bool		watching;		/* status = 'watching' (else 'running') */
+	int32		checkpoint;
+	int64		candidate_work_orders;
+	int64		candidate_successes;
+	int64		candidate_occurrences;
+	double		candidate_improvement_sum;
+	int64		incumbent_work_orders;
+	int64		incumbent_successes;
+	int64		incumbent_occurrences;
+	double		incumbent_improvement_sum;
+	int64		watch_work_orders;
+	int64		watch_successes;
+	int64		watch_occurrences;
+} AbTestRow;
+
+/* Where a work order counts in one test. */
+typedef enum AbArmChoice
+{
+	ARM_NONE,
+	ARM_CANDIDATE,
+	ARM_INCUMBENT,
+	ARM_WATCH
+} AbArmChoice;
+
+/* One element of enhancements_used: CODE@N, or a bare code (N = -1). */
+typedef struct UsedToken
+{
+	char	   *code;
+	int32		version;
+} UsedToken;
+
+/* The hot path's one lookup: the open tests a work order may count in. */
+static ApPlan open_tests_plan = AP_PLAN(
+	"SELECT " AB_TEST_COLUMNS " FROM @extschema@.ab_tests"
+	" WHERE status IN ('running', 'watching')"
+	" AND ((kind = 'prompt_version' AND subject = $1)"
+	"   OR (kind = 'enhancement' AND subject = ANY ($2)))"
+	" ORDER BY id",
+	TEXTOID, TEXTARRAYOID);
+
+static ApPlan count_candidate_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET candidate_work_orders = candidate_work_orders + 1,"
+	" candidate_successes = candidate_successes + $2,"
+	" candidate_occurrences = candidate_occurrences + $3,"
+	" candidate_improvement_sum = candidate_improvement_sum + $4"
+	" WHERE id = $1 AND status = 'running'"
+	" RETURNING " AB_TEST_COLUMNS,
+	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+
+static ApPlan count_incumbent_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET incumbent_work_orders = incumbent_work_orders + 1,"
+	" incumbent_successes = incumbent_successes + $2,"
+	" incumbent_occurrences = incumbent_occurrences + $3,"
+	" incumbent_improvement_sum = incumbent_improvement_sum + $4"
+	" WHERE id = $1 AND status = 'running'"
+	" RETURNING " AB_TEST_COLUMNS,
+	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+
+/* Same parameters as the two above; the watch has no improvement sum. */
+static ApPlan count_watch_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET watch_work_orders = watch_work_orders + 1,"
+	" watch_successes = watch_successes + $2,"
+	" watch_occurrences = watch_occurrences + $3"
+	" WHERE id = $1 AND status = 'watching' AND watch_work_orders < sample_size"
+	" RETURNING " AB_TEST_COLUMNS,
+	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+
+static ApPlan extend_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET checkpoint = checkpoint + 1, p_value = $2,"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3)"
+	" WHERE id = $1 AND status = 'running'",
+	INT8OID, FLOAT8OID, TEXTOID);
+
+static ApPlan decide_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET status = $2, p_value = $3,"
+	" decided_at = pg_catalog.now(),"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $4)"
+	" WHERE id = $1 AND status = 'running'",
+	INT8OID, TEXTOID, FLOAT8OID, TEXTOID);
+
+static ApPlan end_watch_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET status = $2, watch_p_value = $3,"
+	" watch_ended_at = pg_catalog.now(),"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $4)"
+	" WHERE id = $1 AND status = 'watching'",
+	INT8OID, TEXTOID, FLOAT8OID, TEXTOID);
+
+static ApPlan start_plan = AP_PLAN(
+	"INSERT INTO @extschema@.ab_tests"
+	" (kind, subject, candidate, incumbent, candidate_version_id, salt,"
+	"  sample_size, alpha, started_by)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT4OID,
+	FLOAT8OID, TEXTOID);
+
+static ApPlan open_test_lock_plan = AP_PLAN(
+	"SELECT id, status = 'watching', candidate_version_id FROM @extschema@.ab_tests"
+	" WHERE kind = $1 AND subject = $2 AND status IN ('running', 'watching')"
+	" FOR UPDATE",
+	TEXTOID, TEXTOID);
+
+static ApPlan open_test_plan = AP_PLAN(
+	"SELECT id, status = 'watching', candidate_version_id FROM @extschema@.ab_tests"
+	" WHERE kind = $1 AND subject = $2 AND status IN ('running', 'watching')",
+	TEXTOID, TEXTOID);
+
+static ApPlan subject_lock_plan = AP_PLAN(
+	"SELECT pg_catalog.pg_advisory_xact_lock("
+	" (CASE $1 WHEN 'prompt_version' THEN '@extschema@.prompt_versions'::pg_catalog.regclass"
+	"  ELSE '@extschema@.enhancement_versions'::pg_catalog.regclass END)::pg_catalog.oid::pg_catalog.int4,"
+	" pg_catalog.hashtext($2))",
+	TEXTOID, TEXTOID);
+
+static ApPlan history_plan = AP_PLAN(
+	"INSERT INTO @extschema@.version_history"
+	" (kind, subject, old_version, new_version, action, ab_test_id, changed_by, reason)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID);
+
+static ApPlan test_by_id_plan = AP_PLAN(
+	"SELECT kind, subject, status, salt FROM @extschema@.ab_tests WHERE id = $1",
+	INT8OID);
+
+static ApPlan abort_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET status = 'aborted', decided_at = pg_catalog.now(),"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $2)"
+	" WHERE id = $1 AND status = 'running'",
+	INT8OID, TEXTOID);
 
 /*
- * Count a work order in the running A/B tests it takes part in.
- * (Counting and decisions arrive with the A/B feature.)
+ * Read an AB_TEST_COLUMNS row of SPI_tuptable.
+ */
+static void
+ab_row_read(int row_number, AbTestRow *row)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row_number];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	char	   *kind;
+	char	   *status;
+
+	row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	kind = SPI_getvalue(tuple, desc, 2);
+	row->is_prompt = strcmp(kind, AB_KIND_PROMPT) == 0;
+	row->subject = SPI_getvalue(tuple, desc, 3);
+	row->candidate = SPI_getvalue(tuple, desc, 4);
+	row->incumbent = SPI_getvalue(tuple, desc, 5);	/* NULL when NULL */
+	row->candidate_version_id = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	if (isnull)
+		row->candidate_version_id = 0;
+	row->salt = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
+	row->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, 8, &isnull));
+	row->alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, 9, &isnull));
+	status = SPI_getvalue(tuple, desc, 10);
+	row->watching = strcmp(status, "watching") == 0;
+	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
+	row->candidate_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 12, &isnull));
+	row->candidate_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
+	row->candidate_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 14, &isnull));
+	row->candidate_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 15, &isnull));
+	row->incumbent_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 16, &isnull));
+	row->incumbent_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 17, &isnull));
+	row->incumbent_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 18, &isnull));
+	row->incumbent_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 19, &isnull));
+	row->watch_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 20, &isnull));
+	row->watch_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 21, &isnull));
+	row->watch_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 22, &isnull));
+}
+
+/*
+ * Is this work order in the candidate arm of a test with this salt?
+ * Work orders without an id always get the incumbent.
+ */
+bool
+ab_arm_is_candidate(int64 salt, text *work_order_id)
+{
+	if (work_order_id == NULL)
+		return false;
+	return ap_hash_unit((uint64) salt, VARDATA_ANY(work_order_id),
+						VARSIZE_ANY_EXHDR(work_order_id)) < 0.5;
+}
+
+/*
+ * Take the subject's transaction-level advisory lock (step 2 of the lock
+ * order in prompts.h).  The key is the OID of the versions table of the
+ * kind and a hash of the subject; a hash collision only serializes two
+ * subjects that did not need it.
+ */
+void
+subject_lock(const char *kind, text *subject)
+{
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = PointerGetDatum(subject);
+	ap_execute(&subject_lock_plan, values, NULL, false, 0);
+}
+
+/*
+ * Look up the subject's open test (running or watching).
+ */
+static void
+open_test_read(ApPlan *plan, const char *kind, text *subject, AbOpenTest *test)
+{
+	Datum		values[2];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = PointerGetDatum(subject);
+	ap_execute(plan, values, NULL, false, 0);
+	memset(test, 0, sizeof(*test));
+	if (SPI_processed == 0)
+		return;
+	test->found = true;
+	test->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	test->watching = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	test->candidate_version_id =
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull)
+		test->candidate_version_id = 0;
+}
+
+/*
+ * Steps 1 and 2 of the lock order for a function that changes a subject's
+ * live version: lock its open test, if any, then the subject.  Returns the
+ * open test as it is now.  A test that appeared between the two steps
+ * (started by a concurrent transaction) is a serialization failure: the
+ * caller may simply retry.
+ */
+void
+subject_lock_for_change(const char *kind, text *subject, AbOpenTest *test)
+{
+	AbOpenTest	locked;
+
+	open_test_read(&open_test_lock_plan, kind, subject, &locked);
+	subject_lock(kind, subject);
+	open_test_read(&open_test_plan, kind, subject, test);
+	if (test->found && (!locked.found || locked.id != test->id))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("an A/B test of \"%s\" was started concurrently",
+						text_to_cstring(subject)),
+				 errhint("Retry the call.")));
+}
+
+/*
+ * Start a test; the caller holds the subject's locks and has checked that
+ * no test of the subject is open.  Parameters in force are copied onto the
+ * row.  Returns its id.
+ */
+int64
+ab_start_test(const char *kind, text *subject, const char *candidate,
+			  const char *incumbent, int64 candidate_version_id,
+			  int32 sample_size)
+{
+	Datum		values[9];
+	char		nulls[9];
+	int64		salt;
+	bool		isnull;
+
+	if (!pg_strong_random(&salt, sizeof(salt)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random salt for the A/B test")));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = PointerGetDatum(subject);
+	values[2] = CStringGetTextDatum(candidate);
+	if (incumbent != NULL)
+		values[3] = CStringGetTextDatum(incumbent);
+	else
+		nulls[3] = 'n';
+	values[4] = Int64GetDatum(candidate_version_id);
+	if (candidate_version_id == 0)
+		nulls[4] = 'n';
+	values[5] = Int64GetDatum(salt);
+	values[6] = Int32GetDatum(sample_size);
+	values[7] = Float8GetDatum(ap_ab_alpha);
+	values[8] = CStringGetTextDatum(ap_calling_role());
+	ap_execute(&start_plan, values, nulls, false, 0);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * End a watch before its end because a person changed the live version:
+ * 'rolled_back' for a manual rollback, 'promoted' (the promotion stands,
+ * the watch is over) when another version was made live.
+ */
+void
+ab_end_watch_early(int64 test_id, bool rolled_back, const char *reason)
+{
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', 'n', ' '};
+
+	values[0] = Int64GetDatum(test_id);
+	values[1] = CStringGetTextDatum(rolled_back ? "rolled_back" : "promoted");
+	values[2] = (Datum) 0;
+	values[3] = CStringGetTextDatum(reason);
+	ap_execute(&end_watch_plan, values, nulls, false, 0);
+}
+
+/*
+ * Append a row to version_history: every change of a live text or an
+ * active version.  NULL versions stand for the built-in default prompt or
+ * no enhancement.
+ */
+void
+version_history_add(const char *kind, text *subject, const char *old_version,
+					const char *new_version, const char *action,
+					int64 test_id, const char *reason)
+{
+	Datum		values[8];
+	char		nulls[8];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = PointerGetDatum(subject);
+	if (old_version)
+		values[2] = CStringGetTextDatum(old_version);
+	else
+		nulls[2] = 'n';
+	if (new_version)
+		values[3] = CStringGetTextDatum(new_version);
+	else
+		nulls[3] = 'n';
+	values[4] = CStringGetTextDatum(action);
+	values[5] = Int64GetDatum(test_id);
+	if (test_id == 0)
+		nulls[5] = 'n';
+	values[6] = CStringGetTextDatum(ap_calling_role());
+	values[7] = CStringGetTextDatum(reason);
+	ap_execute(&history_plan, values, nulls, false, 0);
+}
+
+/*
+ * What the test measures: the success rate for prompt versions (higher
+ * is better), the share of work orders with the targeted code for
+ * enhancements (lower is better).
+ */
+static void
+ab_arms(const AbTestRow *row, AbArm *candidate, AbArm *incumbent, AbArm *watch)
+{
+	candidate->work_orders = row->candidate_work_orders;
+	incumbent->work_orders = row->incumbent_work_orders;
+	watch->work_orders = row->watch_work_orders;
+	if (row->is_prompt)
+	{
+		candidate->events = row->candidate_successes;
+		incumbent->events = row->incumbent_successes;
+		watch->events = row->watch_successes;
+	}
+	else
+	{
+		candidate->events = row->candidate_occurrences;
+		incumbent->events = row->incumbent_occurrences;
+		watch->events = row->watch_occurrences;
+	}
+}
+
+static char *
+ab_measure(const AbTestRow *row)
+{
+	if (row->is_prompt)
+		return pstrdup("success rate");
+	return psprintf("share of work orders with %s", row->subject);
+}
+
+/*
+ * "version 7" / "no enhancement" / "the built-in default prompt v1.0".
+ */
+static char *
+ab_version_label(const AbTestRow *row, const char *version)
+{
+	if (row->is_prompt)
+		return version ? psprintf("prompt version %s", version) :
+			pstrdup("the built-in default prompt " AP_DEFAULT_PROMPT_VERSION);
+	return version ? psprintf("version %s", version) : pstrdup("no enhancement");
+}
+
+/*
+ * Take the decision of a running test at its checkpoint and act on it.
+ */
+static void
+ab_decide_test(const AbTestRow *row)
+{
+	AbArm		candidate;
+	AbArm		incumbent;
+	AbArm		watch;
+	AbDecision	decision;
+	char		sentence[2048];
+	char	   *reason;
+	text	   *subject = cstring_to_text(row->subject);
+	const char *kind = row->is_prompt ? AB_KIND_PROMPT : AB_KIND_ENHANCEMENT;
+	Datum		values[4];
+
+	ab_arms(row, &candidate, &incumbent, &watch);
+	decision = ab_decide(candidate, incumbent, !row->is_prompt, row->alpha,
+						 row->checkpoint);
+	ab_format_reason(sentence, sizeof(sentence), &decision, candidate, incumbent,
+					 ab_measure(row), !row->is_prompt, row->alpha,
+					 row->checkpoint, row->sample_size);
+	reason = psprintf("A/B test %lld of %s against %s: %s", (long long) row->id,
+					  ab_version_label(row, row->candidate),
+					  ab_version_label(row, row->incumbent), sentence);
+
+	values[0] = Int64GetDatum(row->id);
+	if (decision.verdict == AB_CONTINUE)
+	{
+		values[1] = Float8GetDatum(decision.p_value);
+		values[2] = CStringGetTextDatum(reason);
+		ap_execute(&extend_plan, values, NULL, false, 0);
+		return;
+	}
+
+	subject_lock(kind, subject);
+	if (row->is_prompt)
+		prompt_version_record_test(row->candidate, row->candidate_work_orders,
+								   row->candidate_successes,
+								   row->candidate_improvement_sum);
+
+	if (decision.verdict == AB_PROMOTE)
+	{
+		if (row->is_prompt)
+			prompt_version_make_active(subject, row->candidate, true, "promoted",
+									   row->id, reason);
+		else
+			enhancement_make_live(subject, pg_strtoint32(row->candidate),
+								  "retired", true, "promoted", row->id, reason);
+		values[1] = CStringGetTextDatum("watching");
+	}
+	else
+	{
+		if (!row->is_prompt)
+			enhancement_set_status(row->candidate_version_id, "rejected", reason);
+		values[1] = CStringGetTextDatum("rejected");
+	}
+	values[2] = Float8GetDatum(decision.p_value);
+	values[3] = CStringGetTextDatum(reason);
+	ap_execute(&decide_plan, values, NULL, false, 0);
+
+	if (!row->is_prompt && decision.verdict != AB_PROMOTE)
+		enhancement_start_next_test(subject);
+}
+
+/*
+ * End the watch after a promotion: restore the incumbent when the promoted
+ * version did significantly worse than the incumbent's arm in the test.
+ */
+static void
+ab_decide_watch_end(const AbTestRow *row)
+{
+	AbArm		candidate;
+	AbArm		incumbent;
+	AbArm		watch;
+	AbDecision	decision;
+	char		sentence[2048];
+	char	   *reason;
+	text	   *subject = cstring_to_text(row->subject);
+	const char *kind = row->is_prompt ? AB_KIND_PROMPT : AB_KIND_ENHANCEMENT;
+	Datum		values[4];
+
+	ab_arms(row, &candidate, &incumbent, &watch);
+	decision = ab_decide_watch(watch, incumbent, !row->is_prompt, row->alpha);
+	ab_format_reason(sentence, sizeof(sentence), &decision, watch, incumbent,
+					 ab_measure(row), !row->is_prompt, row->alpha,
+					 row->checkpoint, row->sample_size);
+
+	values[0] = Int64GetDatum(row->id);
+	if (decision.verdict == AB_WATCH_ROLL_BACK || !row->is_prompt)
+		subject_lock(kind, subject);
+	if (decision.verdict == AB_WATCH_ROLL_BACK)
+	{
+		reason = psprintf("A/B test %lld, %s restored: %s", (long long) row->id,
+						  ab_version_label(row, row->incumbent), sentence);
+		if (row->is_prompt)
+			prompt_version_make_active(subject, row->incumbent, false,
+									   "rolled_back", row->id, reason);
+		else
+			enhancement_make_live(subject,
+								  row->incumbent ? pg_strtoint32(row->incumbent) : 0,
+								  "rolled_back", false, "rolled_back", row->id,
+								  reason);
+		values[1] = CStringGetTextDatum("rolled_back");
+	}
+	else
+	{
+		reason = psprintf("A/B test %lld: %s", (long long) row->id, sentence);
+		values[1] = CStringGetTextDatum("promoted");
+	}
+	values[2] = Float8GetDatum(decision.p_value);
+	values[3] = CStringGetTextDatum(reason);
+	ap_execute(&end_watch_plan, values, NULL, false, 0);
+
+	if (!row->is_prompt)
+		enhancement_start_next_test(subject);
+}
+
+/*
+ * Split enhancements_used into (code, version) pairs; record_work_order
+ * has checked that each is a bare code or CODE@digits.
+ */
+static int
+parse_used_tokens(ArrayType *array, UsedToken **tokens)
+{
+	Datum	   *elements;
+	int			count;
+	int			i;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elements, NULL, &count);
+	*tokens = count > 0 ? palloc(sizeof(UsedToken) * count) : NULL;
+	for (i = 0; i < count; i++)
+	{
+		char	   *token = TextDatumGetCString(elements[i]);
+		char	   *at = strchr(token, '@');
+
+		(*tokens)[i].code = token;
+		(*tokens)[i].version = -1;
+		if (at != NULL)
+		{
+			*at = '\0';
+			(*tokens)[i].version = (int32) strtol(at + 1, NULL, 10);
+		}
+	}
+	return count;
+}
+
+/*
+ * Does error_codes contain code?
+ */
+static bool
+codes_contain(ArrayType *error_codes, const char *code)
+{
+	Datum	   *elements;
+	int			count;
+	int			i;
+	size_t		len = strlen(code);
+
+	deconstruct_array(error_codes, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elements, NULL, &count);
+	for (i = 0; i < count; i++)
+	{
+		text	   *element = DatumGetTextPP(elements[i]);
+
+		if (VARSIZE_ANY_EXHDR(element) == len &&
+			memcmp(VARDATA_ANY(element), code, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Where a work order counts in one open test, given what it used.
+ */
+static AbArmChoice
+ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts,
+					 const UsedToken *tokens, int token_count)
+{
+	AbArmChoice used = ARM_NONE;
+	AbArmChoice assigned;
+
+	if (row->is_prompt)
+	{
+		char	   *version;
+		const char *incumbent;
+
+		if (facts->prompt_version == NULL)
+			return ARM_NONE;
+		version = text_to_cstring(facts->prompt_version);
+		incumbent = row->incumbent ? row->incumbent : AP_DEFAULT_PROMPT_VERSION;
+		if (strcmp(version, row->candidate) == 0)
+			used = row->watching ? ARM_WATCH : ARM_CANDIDATE;
+		else if (!row->watching && strcmp(version, incumbent) == 0)
+			used = ARM_INCUMBENT;
+	}
+	else
+	{
+		int32		candidate = pg_strtoint32(row->candidate);
+		int32		incumbent = row->incumbent ? pg_strtoint32(row->incumbent) : 0;
+		int			i;
+
+		for (i = 0; i < token_count; i++)
+		{
+			int32		version = tokens[i].version;
+
+			if (strcmp(tokens[i].code, row->subject) != 0)
+				continue;
+			/* A bare code means the live version. */
+			if (row->watching)
+				used = (version == candidate || version == -1) ? ARM_WATCH : ARM_NONE;
+			else if (version == candidate)
+				used = ARM_CANDIDATE;
+			else if (version == incumbent || (version == -1 && incumbent > 0))
+				used = ARM_INCUMBENT;
+			break;
+		}
+	}
+
+	if (used == ARM_NONE || used == ARM_WATCH)
+		return used;
+
+	/* Only work orders that followed their id's assignment count. */
+	if (facts->work_order_id == NULL)
+		return ARM_NONE;
+	assigned = ab_arm_is_candidate(row->salt, facts->work_order_id) ?
+		ARM_CANDIDATE : ARM_INCUMBENT;
+	return used == assigned ? used : ARM_NONE;
+}
+
+/*
+ * Count a work order in the running A/B tests it takes part in, and take
+ * the decision when this work order completes a checkpoint or a watch.
+ * Called by record_work_order inside its SPI connection.
  */
 void
 ab_count_work_order(const WorkOrderFacts *facts)
 {
-	(void) facts;
+	UsedToken  *tokens;
+	int			token_count;
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum	   *codes;
+	int			row_count;
+	AbTestRow  *rows;
+	int			i;
+
+	token_count = parse_used_tokens(facts->enhancements_used, &tokens);
+	if (facts->prompt_version == NULL && token_count == 0)
+		return;
+
+	/* The one lookup: open tests of this proposer's prompt or these codes. */
+	codes = palloc(sizeof(Datum) * (token_count + 1));
+	for (i = 0; i < token_count; i++)
+		codes[i] = CStringGetTextDatum(tokens[i].code);
+	if (facts->prompt_version != NULL)
+		values[0] = PointerGetDatum(facts->proposer);
+	else
+		nulls[0] = 'n';
+	values[1] = PointerGetDatum(construct_array(codes, token_count, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	ap_execute(&open_tests_plan, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return;
+
+	row_count = (int) SPI_processed;
+	rows = palloc(sizeof(AbTestRow) * row_count);
+	for (i = 0; i < row_count; i++)
+		ab_row_read(i, &rows[i]);
+
+	/* Tests are counted in id order, the same order in every backend. */
+	for (i = 0; i < row_count; i++)
+	{
+		AbArmChoice arm = ab_arm_of_work_order(&rows[i], facts, tokens, token_count);
+		bool		has_code;
+		ApPlan	   *plan;
+		AbTestRow	row;
+
+		if (arm == ARM_NONE)
+			continue;
+
+		/* An enhancement test counts the work orders with its code. */
+		has_code = !rows[i].is_prompt &&
+			codes_contain(facts->error_codes, rows[i].subject);
+		plan = arm == ARM_CANDIDATE ? &count_candidate_plan :
+			arm == ARM_INCUMBENT ? &count_incumbent_plan : &count_watch_plan;
+
+		values[0] = Int64GetDatum(rows[i].id);
+		values[1] = Int32GetDatum(facts->was_success ? 1 : 0);
+		values[2] = Int32GetDatum(has_code ? 1 : 0);
+		values[3] = Float8GetDatum(facts->improvement_rate);
+		ap_execute(plan, values, NULL, false, 0);
+		if (SPI_processed != 1)
+			continue;			/* decided meanwhile: later results are ignored */
+
+		ab_row_read(0, &row);
+		if (arm == ARM_WATCH)
+		{
+			if (row.watch_work_orders >= row.sample_size)
+				ab_decide_watch_end(&row);
+		}
+		else if (Min(row.candidate_work_orders, row.incumbent_work_orders) >=
+				 (int64) row.checkpoint * row.sample_size)
+			ab_decide_test(&row);
+	}
+}
+
+/*
+ * ab_test_arm(test_id bigint, work_order_id text) returns text: the arm a
+ * work order gets in a test, 'candidate' or 'incumbent'.
+ */
+Datum
+ap_ab_test_arm(PG_FUNCTION_ARGS)
+{
+	int64		test_id;
+	text	   *work_order_id = NULL;
+	Datum		values[1];
+	int64		salt;
+	bool		isnull;
+
+	AP_ENTER();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("test_id must not be NULL")));
+	test_id = PG_GETARG_INT64(0);
+	work_order_id = prompts_optional_name(fcinfo, 1, "work_order_id");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(test_id);
+	ap_execute(&test_by_id_plan, values, NULL, true, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("A/B test %lld does not exist", (long long) test_id)));
+	salt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 4, &isnull));
+	SPI_finish();
+
+	PG_RETURN_TEXT_P(cstring_to_text(ab_arm_is_candidate(salt, work_order_id) ?
+									 "candidate" : "incumbent"));
+}
+
+/*
+ * abort_ab_test(test_id bigint, reason text) returns void: stop a running
+ * test without a decision.  An enhancement candidate becomes 'rejected'.
+ */
+Datum
+ap_abort_ab_test(PG_FUNCTION_ARGS)
+{
+	int64		test_id;
+	text	   *reason;
+	Datum		values[2];
+	char	   *kind;
+	text	   *subject;
+	char	   *status;
+	AbOpenTest	open;
+	char	   *sentence;
+
+	AP_ENTER();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("test_id must not be NULL")));
+	test_id = PG_GETARG_INT64(0);
+	reason = prompts_require_text(fcinfo, 1, "reason", AP_MAX_REASON_BYTES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(test_id);
+	ap_execute(&test_by_id_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("A/B test %lld does not exist", (long long) test_id)));
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	subject = cstring_to_text(SPI_getvalue(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2));
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+	subject_lock_for_change(kind, subject, &open);
+	if (!open.found || open.id != test_id || open.watching)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("A/B test %lld is not running", (long long) test_id),
+				 errdetail("Its status is %s.",
+						   open.found && open.id == test_id ? "watching" : status),
+				 open.found && open.id == test_id ?
+				 errhint("A watch ends by itself, or with rollback_prompt_version() or rollback_enhancement().") : 0));
+
+	sentence = psprintf("aborted by %s: %s", ap_calling_role(),
+						text_to_cstring(reason));
+	values[1] = CStringGetTextDatum(sentence);
+	ap_execute(&abort_plan, values, NULL, false, 0);
+	if (strcmp(kind, AB_KIND_ENHANCEMENT) == 0)
+	{
+		enhancement_set_status(open.candidate_version_id, "rejected",
+							   psprintf("A/B test %lld %s", (long long) test_id,
+										sentence));
+		enhancement_start_next_test(subject);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
 }

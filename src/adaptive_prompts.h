@@ -24,6 +24,7 @@ extern bool ap_auto_register_proposers;
 extern int	ap_work_order_retention;	/* seconds */
 extern int	ap_max_enhancements;
 extern double ap_ab_alpha;
+extern int	ap_ab_sample_size;
 extern int	ap_decision_rule;
 extern double ap_sprt_delta;
 

@@ -27,6 +27,7 @@ bool		ap_auto_register_proposers = true;
 int			ap_work_order_retention = 7 * 24 * 3600;
 int			ap_max_enhancements = 5;
 double		ap_ab_alpha = 0.05;
+int			ap_ab_sample_size = 30;
 int			ap_decision_rule = DECISION_RULE_THRESHOLD;
 double		ap_sprt_delta = 0.1;
 
@@ -124,6 +125,14 @@ _PG_init(void)
 							 0.05, 0.0001, 0.5,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("adaptive_prompts.ab_sample_size",
+							"Work orders per arm before an enhancement's A/B test is decided.",
+							"Copied onto each test when approve_enhancement() starts it; start_prompt_test() takes its own.",
+							&ap_ab_sample_size,
+							30, 1, 1000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("adaptive_prompts.decision_rule",
 							 "Rule that decides threshold experiments: threshold, wilson or sprt.",

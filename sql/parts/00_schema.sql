@@ -144,7 +144,7 @@ CREATE TABLE @extschema@.prompt_enhancements (
     error_code       text PRIMARY KEY
                      CHECK (error_code <> '' AND octet_length(error_code) <= 64),
     enhancement_text text NOT NULL,
-    priority         integer NOT NULL DEFAULT 5,
+    priority         integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 100),
     active           boolean NOT NULL DEFAULT true,
     source           text NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'auto')),
     version          integer NOT NULL DEFAULT 1,
@@ -152,20 +152,24 @@ CREATE TABLE @extschema@.prompt_enhancements (
     last_updated     timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE @extschema@.prompt_enhancements IS
-    'The live instruction per compiler error code. Every text ever live or proposed is also a row of enhancement_versions. times_used is derived from the logged work orders (each weighted 1/sample_rate), never updated per call.';
+    'The live instruction per compiler error code (active = false: none is live). Every text ever live or proposed is also a row of enhancement_versions. times_used is derived from the logged work orders (each weighted 1/sample_rate) by refresh_enhancement_stats(), never updated per call.';
 
 CREATE TABLE @extschema@.enhancement_versions (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     error_code       text NOT NULL,
-    version          integer NOT NULL,
-    enhancement_text text NOT NULL,
-    priority         integer NOT NULL DEFAULT 5,
+    version          integer NOT NULL CHECK (version > 0),  -- 0 means "none" in CODE@0
+    enhancement_text text NOT NULL CHECK (enhancement_text <> ''),
+    priority         integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 0 AND 100),
     source           text NOT NULL CHECK (source IN ('manual', 'auto')),
     status           text NOT NULL
                      CHECK (status IN ('pending_approval', 'testing', 'active',
                                        'retired', 'rejected', 'rolled_back')),
     created_at       timestamptz NOT NULL DEFAULT now(),
-    decided_at       timestamptz,
+    created_by       text NOT NULL DEFAULT current_user,
+    replaced_version integer,        -- live version this one replaced when it went live
+    approved_at      timestamptz,
+    approved_by      text,           -- the person who approved it for testing
+    decided_at       timestamptz,    -- last change of status, by whom and why
     decided_by       text,
     decision_reason  text,
     job_id           bigint,
@@ -174,7 +178,7 @@ CREATE TABLE @extschema@.enhancement_versions (
 CREATE UNIQUE INDEX enhancement_versions_one_active
     ON @extschema@.enhancement_versions (error_code) WHERE status = 'active';
 COMMENT ON TABLE @extschema@.enhancement_versions IS
-    'Append-only history of every enhancement text proposed or live for an error code, with who decided what and why.';
+    'Append-only history of every enhancement text proposed or live for an error code, with who decided what and why. Texts are never changed or deleted; status moves pending_approval -> testing -> active -> retired/rolled_back (or -> rejected); every change of the live text is also a row of version_history.';
 
 -- Each proposer's most frequent error codes, refreshed off the hot path and
 -- read by build_enhanced_prompt(error_codes => NULL).
@@ -186,7 +190,7 @@ CREATE TABLE @extschema@.proposer_frequent_codes (
     PRIMARY KEY (proposer_name, error_code)
 );
 COMMENT ON TABLE @extschema@.proposer_frequent_codes IS
-    'Each proposer''s most frequent error codes of the last 30 days (weighted), refreshed by refresh_frequent_codes(); read by build_enhanced_prompt when no codes are given.';
+    'Each proposer''s most frequent error codes of the last 30 days (weighted), refreshed by refresh_enhancement_stats(); read by build_enhanced_prompt when no codes are given.';
 
 -- ---------------------------------------------------------------------------
 -- A/B tests of prompt versions and enhancement versions
@@ -204,17 +208,23 @@ CREATE TABLE @extschema@.ab_tests (
     status                  text NOT NULL DEFAULT 'running'
                             CHECK (status IN ('running', 'promoted', 'rejected',
                                               'watching', 'rolled_back', 'aborted')),
+    -- The next decision is taken when both arms have checkpoint x sample_size
+    -- work orders; a test is extended at most to 4 x sample_size.
+    checkpoint              integer NOT NULL DEFAULT 1 CHECK (checkpoint BETWEEN 1 AND 4),
     candidate_work_orders   bigint NOT NULL DEFAULT 0,
     candidate_successes     bigint NOT NULL DEFAULT 0,
-    candidate_occurrences   bigint NOT NULL DEFAULT 0,
+    candidate_occurrences   bigint NOT NULL DEFAULT 0,   -- work orders with the targeted code
+    candidate_improvement_sum float8 NOT NULL DEFAULT 0,
     incumbent_work_orders   bigint NOT NULL DEFAULT 0,
     incumbent_successes     bigint NOT NULL DEFAULT 0,
     incumbent_occurrences   bigint NOT NULL DEFAULT 0,
+    incumbent_improvement_sum float8 NOT NULL DEFAULT 0,
     watch_work_orders       bigint NOT NULL DEFAULT 0,
     watch_successes         bigint NOT NULL DEFAULT 0,
     watch_occurrences       bigint NOT NULL DEFAULT 0,
     decision_reason         text,
     p_value                 float8,
+    watch_p_value           float8,
     started_at              timestamptz NOT NULL DEFAULT now(),
     decided_at              timestamptz,
     watch_ended_at          timestamptz,
@@ -223,7 +233,7 @@ CREATE TABLE @extschema@.ab_tests (
 CREATE UNIQUE INDEX ab_tests_one_open
     ON @extschema@.ab_tests (kind, subject) WHERE status IN ('running', 'watching');
 COMMENT ON TABLE @extschema@.ab_tests IS
-    'A/B tests of a candidate prompt version or enhancement version against the incumbent. Arms are assigned by hash(salt, work_order_id); nothing is stored per work order.';
+    'A/B tests of a candidate prompt version or enhancement version against the incumbent. Arms are assigned by hash(salt, work_order_id); nothing is stored per work order. running -> promoted/rejected/aborted; promoted tests are watched (watching) and end promoted or rolled_back. decision_reason accumulates every decision with both arms'' numbers, Wilson intervals and the p-value.';
 
 -- ---------------------------------------------------------------------------
 -- Threshold experiments

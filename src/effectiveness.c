@@ -1,0 +1,267 @@
+/*-------------------------------------------------------------------------
+ *
+ * effectiveness.c
+ *	  What the logged work orders say about enhancements: how often each is
+ *	  used, whether it lowers the rate of its code, which frequent codes
+ *	  have none, and each proposer's frequent codes.
+ *
+ * Every measure is per work order, from proposer_failures, where a logged
+ * row stands for 1/sample_rate work orders (failures are always logged,
+ * successes and partials are sampled).  The rate of a code is the weighted
+ * number of work orders in which it occurs divided by the weighted number
+ * of work orders; an enhancement's reduction compares that rate with and
+ * without the enhancement, so it does not depend on how often it is used.
+ *
+ * A work order used a code's enhancement when enhancements_used has the
+ * bare code or CODE@N with N > 0 (CODE@0 is the held-out arm of a test).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "prompts.h"
+
+PG_FUNCTION_INFO_V1(ap_refresh_enhancement_stats);
+PG_FUNCTION_INFO_V1(ap_analyze_enhancement_effectiveness);
+PG_FUNCTION_INFO_V1(ap_get_common_unaddressed_errors);
+
+/* Frequent codes kept per proposer for build_enhanced_prompt(NULL codes). */
+#define FREQUENT_CODES_PER_PROPOSER 20
+
+/* Recent error messages returned per enhancement. */
+#define RECENT_FAILURES 5
+
+/*
+ * The codes whose enhancement a logged row used, one row per (row, code):
+ * the bare code or CODE@N with N > 0.
+ */
+#define USED_CODES_LATERAL \
+	" LATERAL (SELECT DISTINCT pg_catalog.split_part(t.token, '@', 1) AS code" \
+	"          FROM pg_catalog.unnest(f.prompt_enhancements_used) AS t (token)" \
+	"          WHERE pg_catalog.strpos(t.token, '@') = 0" \
+	"             OR pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]') u"
+
+static ApPlan times_used_plan = AP_PLAN(
+	"WITH usage AS ("
+	"  SELECT u.code, pg_catalog.sum(1.0 / f.sample_rate) AS weight"
+	"  FROM @extschema@.proposer_failures f," USED_CODES_LATERAL
+	"  WHERE f.prompt_enhancements_used <> '{}'"
+	"  GROUP BY u.code),"
+	" counts AS ("
+	"  SELECT e.error_code, coalesce(pg_catalog.round(usage.weight), 0)::pg_catalog.int8 AS times_used"
+	"  FROM @extschema@.prompt_enhancements e LEFT JOIN usage ON usage.code = e.error_code)"
+	" UPDATE @extschema@.prompt_enhancements e SET times_used = counts.times_used"
+	" FROM counts WHERE counts.error_code = e.error_code"
+	" AND e.times_used IS DISTINCT FROM counts.times_used");
+
+static ApPlan clear_frequent_plan = AP_PLAN(
+	"DELETE FROM @extschema@.proposer_frequent_codes");
+
+static ApPlan fill_frequent_plan = AP_PLAN(
+	"INSERT INTO @extschema@.proposer_frequent_codes"
+	" (proposer_name, error_code, occurrence_count)"
+	" SELECT proposer_name, code, pg_catalog.round(weight)::pg_catalog.int8"
+	" FROM (SELECT f.proposer_name, c.code, pg_catalog.sum(1.0 / f.sample_rate) AS weight,"
+	"        pg_catalog.row_number() OVER (PARTITION BY f.proposer_name"
+	"          ORDER BY pg_catalog.sum(1.0 / f.sample_rate) DESC, c.code) AS rank"
+	"       FROM @extschema@.proposer_failures f,"
+	"        LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
+	"       WHERE f.created_at > pg_catalog.now() - interval '30 days'"
+	"       GROUP BY f.proposer_name, c.code) ranked"
+	" WHERE rank <= $1",
+	INT4OID);
+
+/*
+ * Per live enhancement: weighted work orders and occurrences of its code
+ * with and without it, in the window.  Row counts decide whether there is
+ * data (weights are floats; their differences are not exact zeros).
+ */
+static ApPlan effectiveness_plan = AP_PLAN(
+	"WITH w AS MATERIALIZED ("
+	"  SELECT f.id, f.created_at, 1.0::pg_catalog.float8 / f.sample_rate AS weight,"
+	"   f.error_codes, f.prompt_enhancements_used"
+	"  FROM @extschema@.proposer_failures f WHERE f.created_at > pg_catalog.now() - $1),"
+	" total AS (SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(weight), 0) AS weight FROM w),"
+	" usage AS ("
+	"  SELECT u.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight,"
+	"   pg_catalog.count(*) FILTER (WHERE u.code = ANY (f.error_codes)) AS occurrence_n,"
+	"   coalesce(pg_catalog.sum(f.weight) FILTER (WHERE u.code = ANY (f.error_codes)), 0) AS occurrences"
+	"  FROM w f," USED_CODES_LATERAL
+	"  GROUP BY u.code),"
+	" occurrence AS ("
+	"  SELECT c.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight"
+	"  FROM w f, LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
+	"  GROUP BY c.code)"
+	" SELECT e.error_code, e.enhancement_text,"
+	"  coalesce(pg_catalog.round(u.weight), 0)::pg_catalog.int8,"
+	"  CASE WHEN u.n > 0 AND total.n - u.n > 0"
+	"        AND coalesce(o.n, 0) - coalesce(u.occurrence_n, 0) > 0"
+	"   THEN (1.0 - (u.occurrences / u.weight)"
+	"        / ((o.weight - u.occurrences) / (total.weight - u.weight)))::pg_catalog.float8 END,"
+	"  ARRAY(SELECT s.message FROM ("
+	"    SELECT m.value ->> 'message' AS message,"
+	"     EXISTS (SELECT 1 FROM pg_catalog.unnest(r.prompt_enhancements_used) AS t (token)"
+	"             WHERE t.token = e.error_code"
+	"                OR (pg_catalog.split_part(t.token, '@', 1) = e.error_code"
+	"                    AND pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]')) AS despite,"
+	"     r.created_at, r.id, m.ordinality"
+	"    FROM @extschema@.proposer_failures r,"
+	"     pg_catalog.jsonb_array_elements(r.error_samples) WITH ORDINALITY AS m (value, ordinality)"
+	"    WHERE r.created_at > pg_catalog.now() - $1 AND e.error_code = ANY (r.error_codes)"
+	"     AND pg_catalog.jsonb_typeof(m.value) = 'object'"
+	"     AND m.value ->> 'code' = e.error_code AND m.value ->> 'message' IS NOT NULL"
+	"    ORDER BY despite DESC, r.created_at DESC, r.id DESC, m.ordinality"
+	"    LIMIT $2) s)"
+	" FROM @extschema@.prompt_enhancements e"
+	" CROSS JOIN total"
+	" LEFT JOIN usage u ON u.code = e.error_code"
+	" LEFT JOIN occurrence o ON o.code = e.error_code"
+	" WHERE e.active"
+	" ORDER BY e.error_code",
+	INTERVALOID, INT4OID);
+
+static ApPlan unaddressed_plan = AP_PLAN(
+	"SELECT c.code, pg_catalog.count(*) AS occurrence_count"
+	" FROM @extschema@.proposer_failures f,"
+	"  LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
+	" WHERE f.created_at > pg_catalog.now() - $1"
+	" GROUP BY c.code"
+	" HAVING pg_catalog.count(*) >= $2"
+	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.prompt_enhancements e"
+	"                  WHERE e.error_code = c.code AND e.active)"
+	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.enhancement_versions v"
+	"                  WHERE v.error_code = c.code AND v.status IN ('pending_approval', 'testing'))"
+	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.improvement_jobs j"
+	"                  WHERE j.error_code = c.code AND j.status IN ('queued', 'running'))"
+	" ORDER BY occurrence_count DESC, c.code",
+	INTERVALOID, INT8OID);
+
+/*
+ * A required, non-negative interval.
+ */
+static Datum
+require_window(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	Interval   *since;
+	Interval   *zero;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	since = PG_GETARG_INTERVAL_P(argno);
+	zero = palloc0(sizeof(Interval));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(since),
+										 IntervalPGetDatum(zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", argname),
+				 errdetail("The value given was %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(since))))));
+	return IntervalPGetDatum(since);
+}
+
+/*
+ * refresh_enhancement_stats() returns integer: derive
+ * prompt_enhancements.times_used from the log and refill
+ * proposer_frequent_codes (each proposer's most frequent codes of the last
+ * 30 days).  Run off the hot path (by the worker, pg_cron or a person);
+ * returns the number of frequent-code rows.
+ */
+Datum
+ap_refresh_enhancement_stats(PG_FUNCTION_ARGS)
+{
+	Datum		values[1];
+	uint64		frequent;
+
+	AP_ENTER();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&times_used_plan, NULL, NULL, false, 0);
+	ap_execute(&clear_frequent_plan, NULL, NULL, false, 0);
+	values[0] = Int32GetDatum(FREQUENT_CODES_PER_PROPOSER);
+	ap_execute(&fill_frequent_plan, values, NULL, false, 0);
+	frequent = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT32((int32) frequent);
+}
+
+/*
+ * analyze_enhancement_effectiveness(since) returns table(error_code,
+ * current_text, times_used, error_reduction_rate, recent_failures): one
+ * row per live enhancement.  times_used is the weighted number of work
+ * orders in the window that used it; error_reduction_rate is 1 -
+ * rate_with / rate_without (NULL without data on either side, or when the
+ * code never occurred without it); recent_failures are recent messages of
+ * the code, those that occurred despite the enhancement first.
+ */
+Datum
+ap_analyze_enhancement_effectiveness(PG_FUNCTION_ARGS)
+{
+	Datum		values[2];
+	Tuplestorestate *store;
+	TupleDesc	tupdesc;
+	uint64		i;
+
+	AP_ENTER();
+	values[0] = require_window(fcinfo, 0, "since");
+	values[1] = Int32GetDatum(RECENT_FAILURES);
+	store = prompts_begin_srf(fcinfo, &tupdesc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&effectiveness_plan, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[5];
+		bool		nulls[5];
+		int			column;
+
+		for (column = 0; column < 5; column++)
+			row[column] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										column + 1, &nulls[column]);
+		tuplestore_putvalues(store, tupdesc, row, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * get_common_unaddressed_errors(min_occurrences, since) returns
+ * table(error_code, occurrence_count): codes of at least min_occurrences
+ * logged work orders in the window that have no live enhancement, no
+ * version pending approval or in testing, and no open improvement job.
+ */
+Datum
+ap_get_common_unaddressed_errors(PG_FUNCTION_ARGS)
+{
+	Datum		values[2];
+	Tuplestorestate *store;
+	TupleDesc	tupdesc;
+	uint64		i;
+
+	AP_ENTER();
+	values[1] = Int64GetDatum((int64) ap_require_count(fcinfo, 0, "min_occurrences"));
+	values[0] = require_window(fcinfo, 1, "since");
+	store = prompts_begin_srf(fcinfo, &tupdesc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(&unaddressed_plan, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[2];
+		bool		nulls[2];
+
+		row[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
+		row[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
+		tuplestore_putvalues(store, tupdesc, row, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}

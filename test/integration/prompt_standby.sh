@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# build_enhanced_prompt() and get_active_prompt_version() only read: on a
+# hot standby they return what the primary returns, including the arms of
+# running A/B tests, while writers fail there.
+#
+# Run by test/run (TAP output) with PGHOST, PGPORT and PGUSER set; starts
+# a standby of test/run's cluster with pg_basebackup and stops it at exit.
+source "$(dirname "$0")/../lib.sh"
+export PGOPTIONS="-c client_min_messages=warning"
+
+db=ap_standby
+standby_dir=$(mktemp -d /tmp/adaptive_prompts_standby.XXXXXX)
+chown "$AP_CLUSTER_USER" "$standby_dir"
+standby_port=$(ap_free_port)
+cleanup() {
+	ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+	rm -rf "$standby_dir"
+	"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+primary() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
+standby() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h "$standby_dir" -p "$standby_port" -d "$db" "$@"; }
+
+echo "1..5"
+
+"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+primary >/dev/null <<'SQL'
+CREATE EXTENSION adaptive_prompts;
+SELECT register_proposer('standby-model', 0.5, 1);
+SELECT register_prompt_version('standby-model', 'standby-model/v1', 'Prompt one.', NULL, true);
+SELECT register_prompt_version('standby-model', 'standby-model/v2', 'Prompt two.');
+SELECT start_prompt_test('standby-model/v2', 30);
+SELECT set_enhancement('TS2345', 'Check argument types.', 7);
+SELECT set_enhancement('TS7006', 'Annotate parameters.', 5);
+INSERT INTO enhancement_versions (error_code, version, enhancement_text, source, status)
+VALUES ('TS2345', 2, 'Compare each argument with the declared type.', 'auto', 'pending_approval');
+SELECT approve_enhancement(id) FROM enhancement_versions WHERE error_code = 'TS2345' AND version = 2;
+SELECT (record_work_order('standby-model', 0.5, 2, 2, false, '{TS7006}')).outcome FROM generate_series(1, 3);
+SELECT refresh_enhancement_stats();
+SQL
+
+ap_as_owner "$AP_PG_BIN/pg_basebackup" -D "$standby_dir/data" -R -X stream -c fast \
+	-h "$PGHOST" -p "$PGPORT" -U "$PGUSER" >/dev/null 2>&1
+cat >>"$standby_dir/data/postgresql.conf" <<CONF
+port = $standby_port
+unix_socket_directories = '$standby_dir'
+listen_addresses = ''
+CONF
+if ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/standby.log" -w -t 60 start >/dev/null; then
+	echo "ok 1 - a hot standby of the cluster is running"
+else
+	echo "not ok 1 - a hot standby of the cluster is running"
+	sed 's/^/# /' "$standby_dir/standby.log" || true
+	exit 1
+fi
+
+# Wait until the standby has replayed everything the primary wrote.
+target=$(primary -c "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 100); do
+	[[ $(standby -c "SELECT pg_last_wal_replay_lsn() >= '$target'" 2>/dev/null) == t ]] && break
+	sleep 0.1
+done
+
+query="SELECT string_agg(b.version || ' ' || b.used::text || ' ' || md5(b.prompt), E'\n' ORDER BY g)
+         FROM generate_series(1, 40) g,
+              build_enhanced_prompt('standby-model', CASE WHEN g % 2 = 0 THEN NULL ELSE '{TS2345,TS7006}' END::text[],
+                                    'wo-' || g) b"
+on_primary=$(primary -c "$query")
+on_standby=$(standby -c "$query" 2>&1)
+if [[ -n $on_primary && $on_primary == "$on_standby" ]]; then
+	echo "ok 2 - build_enhanced_prompt on the standby returns what it returns on the primary"
+else
+	echo "not ok 2 - build_enhanced_prompt on the standby returns what it returns on the primary"
+	diff <(echo "$on_primary") <(echo "$on_standby") | sed 's/^/# /'
+fi
+
+if [[ $(echo "$on_standby" | cut -d' ' -f1 | sort -u | wc -l) == 2 &&
+	$(echo "$on_standby" | grep -c 'TS2345@2') -gt 0 && $(echo "$on_standby" | grep -c 'TS2345@1') -gt 0 ]]; then
+	echo "ok 3 - including the arms of the running prompt and enhancement tests"
+else
+	echo "not ok 3 - including the arms of the running prompt and enhancement tests"
+	echo "$on_standby" | sed 's/^/# /'
+fi
+
+query="SELECT string_agg(version || ' ' || md5(base_prompt), ',' ORDER BY g)
+         FROM generate_series(1, 20) g, get_active_prompt_version('standby-model', 'wo-' || g)"
+if [[ $(primary -c "$query") == "$(standby -c "$query" 2>&1)" ]]; then
+	echo "ok 4 - get_active_prompt_version on the standby returns what it returns on the primary"
+else
+	echo "not ok 4 - get_active_prompt_version on the standby returns what it returns on the primary"
+fi
+
+writer=$(standby -c "SELECT set_enhancement('TS7006', 'x')" 2>&1 || true)
+if [[ $writer == *"read-only transaction"* || $writer == *"recovery is in progress"* ]]; then
+	echo "ok 5 - a writer fails on the standby"
+else
+	echo "not ok 5 - a writer fails on the standby"
+	echo "# $writer"
+fi

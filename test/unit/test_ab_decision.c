@@ -1,0 +1,112 @@
+/*
+ * Unit tests of src/ab_decision.c (TAP output): the A/B decision rule and
+ * the sentence recorded with each decision.  p-values are those of the
+ * pooled one-sided two-proportion z-test, computed independently.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ab_decision.h"
+
+static int	test_number = 0;
+static int	failures = 0;
+
+static void
+ok(int condition, const char *name)
+{
+	test_number++;
+	if (!condition)
+		failures++;
+	printf("%sok %d - %s\n", condition ? "" : "not ", test_number, name);
+}
+
+static int
+close_to(double a, double b, double tolerance)
+{
+	return fabs(a - b) <= tolerance;
+}
+
+static AbArm
+arm(int64_t events, int64_t work_orders)
+{
+	AbArm		result;
+
+	result.events = events;
+	result.work_orders = work_orders;
+	return result;
+}
+
+int
+main(void)
+{
+	AbDecision	d;
+	char		reason[1024];
+
+	printf("1..20\n");
+
+	/* An enhancement that lowers its code's rate from 40% to 10%. */
+	d = ab_decide(arm(3, 30), arm(12, 30), 1, 0.05, 1);
+	ok(d.verdict == AB_PROMOTE, "40% -> 10% at 30 per arm is promoted");
+	ok(close_to(d.p_value, 0.0036451790, 1e-9), "its one-sided p-value");
+	ok(close_to(d.first_rate, 0.1, 1e-12) && close_to(d.second_rate, 0.4, 1e-12),
+	   "the rates of both arms");
+	ok(d.first_interval.lower > 0.0 && d.first_interval.upper < d.second_interval.upper,
+	   "Wilson intervals of both arms");
+
+	/* One that raises it. */
+	d = ab_decide(arm(18, 30), arm(12, 30), 1, 0.05, 1);
+	ok(d.verdict == AB_REJECT, "40% -> 60% is rejected");
+	ok(d.p_value > 0.5, "the p-value of a worse candidate is above 0.5");
+
+	/* Equal rates are not better. */
+	d = ab_decide(arm(12, 30), arm(12, 30), 1, 0.05, 1);
+	ok(d.verdict == AB_REJECT, "an equal rate is rejected");
+
+	/* A small improvement: extended, then rejected at 4x. */
+	d = ab_decide(arm(10, 30), arm(12, 30), 1, 0.05, 1);
+	ok(d.verdict == AB_CONTINUE, "40% -> 33% at 30 per arm is extended");
+	ok(close_to(d.p_value, 0.2958, 1e-3), "its p-value is about 0.30");
+	d = ab_decide(arm(20, 60), arm(24, 60), 1, 0.05, 2);
+	ok(d.verdict == AB_CONTINUE, "still extended at 2x");
+	d = ab_decide(arm(40, 120), arm(48, 120), 1, 0.05, AB_MAX_CHECKPOINT);
+	ok(d.verdict == AB_REJECT, "rejected when still not significant at 4x");
+	d = ab_decide(arm(70, 240), arm(96, 240), 1, 0.05, AB_MAX_CHECKPOINT);
+	ok(d.verdict == AB_PROMOTE, "but promoted at 4x when significant by then");
+
+	/* Prompt versions: success rate, higher is better. */
+	d = ab_decide(arm(27, 30), arm(18, 30), 0, 0.05, 1);
+	ok(d.verdict == AB_PROMOTE && close_to(d.p_value, 0.0036451790, 1e-9),
+	   "a prompt version with 90% vs 60% successes is promoted");
+	d = ab_decide(arm(18, 30), arm(27, 30), 0, 0.05, 1);
+	ok(d.verdict == AB_REJECT, "a prompt version with fewer successes is rejected");
+	d = ab_decide(arm(3, 30), arm(12, 30), 0, 0.05, 1);
+	ok(d.verdict == AB_REJECT, "direction matters: fewer events is worse for success rates");
+
+	/* The watch after a promotion. */
+	d = ab_decide_watch(arm(24, 30), arm(12, 30), 1, 0.05);
+	ok(d.verdict == AB_WATCH_ROLL_BACK, "a promoted enhancement at 80% vs 40% is rolled back");
+	d = ab_decide_watch(arm(13, 30), arm(12, 30), 1, 0.05);
+	ok(d.verdict == AB_WATCH_PASSED, "one slightly worse but not significantly is kept");
+	d = ab_decide_watch(arm(3, 30), arm(12, 30), 1, 0.05);
+	ok(d.verdict == AB_WATCH_PASSED && d.p_value > 0.5, "one that stays better is kept");
+
+	/* The recorded sentence. */
+	d = ab_decide(arm(3, 30), arm(12, 30), 1, 0.05, 1);
+	ab_format_reason(reason, sizeof(reason), &d, arm(3, 30), arm(12, 30),
+					 "share of work orders with TS2345", 1, 0.05, 1, 30);
+	ok(strstr(reason, "promoted") == reason &&
+	   strstr(reason, "candidate 3/30 = 0.100 (95% CI 0.035-0.256)") != NULL &&
+	   strstr(reason, "incumbent 12/30 = 0.400 (95% CI 0.246-0.577)") != NULL &&
+	   strstr(reason, "p = 0.0036 < alpha 0.05") != NULL &&
+	   strstr(reason, "(lower is better)") != NULL,
+	   "the reason has both arms, their intervals and the p-value");
+	d = ab_decide(arm(10, 30), arm(12, 30), 1, 0.05, 1);
+	ab_format_reason(reason, sizeof(reason), &d, arm(10, 30), arm(12, 30),
+					 "share of work orders with TS2345", 1, 0.05, 1, 30);
+	ok(strstr(reason, "extended") == reason &&
+	   strstr(reason, "next check at 2 x 30") != NULL,
+	   "an extension says when the next check is");
+
+	return failures == 0 ? 0 : 1;
+}
