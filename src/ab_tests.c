@@ -693,6 +693,8 @@ ab_count_work_order(const WorkOrderFacts *facts)
 	token_count = parse_used_tokens(facts->enhancements_used, &tokens);
 	if (facts->prompt_version == NULL && token_count == 0)
 		return;
+	if (!activity_ab_tests_open())
+		return;
 
 	/* The one lookup: open tests of this proposer's prompt or these codes. */
 	codes = palloc(sizeof(Datum) * (token_count + 1));

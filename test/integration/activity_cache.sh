@@ -39,6 +39,17 @@ is "$(ask "SELECT coalesce((record_work_order('m', 0.35, 1, 0)).experiment_statu
 is "$(q "SELECT current_sample_count || '/' || watch_sample_count FROM threshold_experiments WHERE id = '$id'")" "3/0" \
 	"and the experiment's counts stayed exact"
 
+# The same for A/B tests: the session cached "no test open" while reporting
+# prompt versions; a prompt test started elsewhere is then counted.
+q "SELECT register_prompt_version('m', 'm/v1', 'Write TypeScript.', activate => true)" >/dev/null
+q "SELECT register_prompt_version('m', 'm/v2', 'Write strict TypeScript.')" >/dev/null
+ask "SELECT (record_work_order('m', 0.2, 1, 0, prompt_version => 'm/v1', work_order_id => 'before-test')).outcome;" >/dev/null
+q "SELECT start_prompt_test('m/v2', 30)" >/dev/null
+version=$(ask "SELECT version FROM get_active_prompt_version('m', 'wo-ab-1');")
+ask "SELECT (record_work_order('m', 0.2, 1, 0, prompt_version => '$version', work_order_id => 'wo-ab-1')).outcome;" >/dev/null
+is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE status = 'running'")" 1 \
+	"a prompt test started by another session is counted by the long-lived one"
+
 echo '\q' >&3
 exec 3>&-
 wait "$session"
