@@ -25,10 +25,8 @@ OBJS = \
 	src/window.o \
 	src/work_orders.o
 
-# The install script is assembled from one part per feature, in order.
-SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# The install script of each version and the upgrade scripts between them.
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # Regression tests: every sql/*.sql except the install and upgrade scripts.
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
@@ -43,9 +41,6 @@ PG_CFLAGS = -Wall -Wextra -Werror
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
-
-$(DATA_built): $(SQL_PARTS)
-	cat $(SQL_PARTS) > $@
 
 -include sanitizer.mk
 

@@ -83,13 +83,6 @@ typedef enum AbArmChoice
 	ARM_WATCH
 } AbArmChoice;
 
-/* One element of enhancements_used: CODE@N, or a bare code (N = -1). */
-typedef struct UsedToken
-{
-	char	   *code;
-	int32		version;
-} UsedToken;
-
 /* The hot path's one lookup: the open tests a work order may count in. */
 static ApPlan open_tests_plan = AP_PLAN(
 	"SELECT " AB_TEST_COLUMNS " FROM @extschema@.ab_tests"
@@ -562,36 +555,6 @@ ab_decide_watch_end(const AbTestRow *row)
 }
 
 /*
- * Split enhancements_used into (code, version) pairs; record_work_order
- * has checked that each is a bare code or CODE@digits.
- */
-static int
-parse_used_tokens(ArrayType *array, UsedToken **tokens)
-{
-	Datum	   *elements;
-	int			count;
-	int			i;
-
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elements, NULL, &count);
-	*tokens = count > 0 ? palloc(sizeof(UsedToken) * count) : NULL;
-	for (i = 0; i < count; i++)
-	{
-		char	   *token = TextDatumGetCString(elements[i]);
-		char	   *at = strchr(token, '@');
-
-		(*tokens)[i].code = token;
-		(*tokens)[i].version = -1;
-		if (at != NULL)
-		{
-			*at = '\0';
-			(*tokens)[i].version = (int32) strtol(at + 1, NULL, 10);
-		}
-	}
-	return count;
-}
-
-/*
  * Does error_codes contain code?
  */
 static bool
@@ -619,8 +582,7 @@ codes_contain(ArrayType *error_codes, const char *code)
  * Where a work order counts in one open test, given what it used.
  */
 static AbArmChoice
-ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts,
-					 const UsedToken *tokens, int token_count)
+ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts)
 {
 	AbArmChoice used = ARM_NONE;
 	AbArmChoice assigned;
@@ -645,11 +607,12 @@ ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts,
 		int32		incumbent = row->incumbent ? pg_strtoint32(row->incumbent) : 0;
 		int			i;
 
-		for (i = 0; i < token_count; i++)
+		for (i = 0; i < facts->enhancements_used_count; i++)
 		{
-			int32		version = tokens[i].version;
+			const UsedEnhancement *used_enhancement = &facts->enhancements_used[i];
+			int32		version = used_enhancement->version;
 
-			if (strcmp(tokens[i].code, row->subject) != 0)
+			if (strcmp(used_enhancement->code, row->subject) != 0)
 				continue;
 			/* A bare code means the live version. */
 			if (row->watching)
@@ -681,8 +644,7 @@ ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts,
 void
 ab_count_work_order(const WorkOrderFacts *facts)
 {
-	UsedToken  *tokens;
-	int			token_count;
+	int			code_count = facts->enhancements_used_count;
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Datum	   *codes;
@@ -690,21 +652,20 @@ ab_count_work_order(const WorkOrderFacts *facts)
 	AbTestRow  *rows;
 	int			i;
 
-	token_count = parse_used_tokens(facts->enhancements_used, &tokens);
-	if (facts->prompt_version == NULL && token_count == 0)
+	if (facts->prompt_version == NULL && code_count == 0)
 		return;
 	if (!activity_ab_tests_open())
 		return;
 
 	/* The one lookup: open tests of this proposer's prompt or these codes. */
-	codes = palloc(sizeof(Datum) * (token_count + 1));
-	for (i = 0; i < token_count; i++)
-		codes[i] = CStringGetTextDatum(tokens[i].code);
+	codes = palloc(sizeof(Datum) * (code_count + 1));
+	for (i = 0; i < code_count; i++)
+		codes[i] = CStringGetTextDatum(facts->enhancements_used[i].code);
 	if (facts->prompt_version != NULL)
 		values[0] = PointerGetDatum(facts->proposer);
 	else
 		nulls[0] = 'n';
-	values[1] = PointerGetDatum(construct_array(codes, token_count, TEXTOID,
+	values[1] = PointerGetDatum(construct_array(codes, code_count, TEXTOID,
 												-1, false, TYPALIGN_INT));
 	ap_execute(&open_tests_plan, values, nulls, false, 0);
 	if (SPI_processed == 0)
@@ -718,7 +679,7 @@ ab_count_work_order(const WorkOrderFacts *facts)
 	/* Tests are counted in id order, the same order in every backend. */
 	for (i = 0; i < row_count; i++)
 	{
-		AbArmChoice arm = ab_arm_of_work_order(&rows[i], facts, tokens, token_count);
+		AbArmChoice arm = ab_arm_of_work_order(&rows[i], facts);
 		bool		has_code;
 		ApPlan	   *plan;
 		AbTestRow	row;
@@ -771,7 +732,7 @@ ap_ab_test_arm(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("test_id must not be NULL")));
 	test_id = PG_GETARG_INT64(0);
-	work_order_id = prompts_optional_name(fcinfo, 1, "work_order_id");
+	work_order_id = ap_optional_name(fcinfo, 1, "work_order_id");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -811,7 +772,7 @@ ap_abort_ab_test(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("test_id must not be NULL")));
 	test_id = PG_GETARG_INT64(0);
-	reason = prompts_require_text(fcinfo, 1, "reason", AP_MAX_REASON_BYTES);
+	reason = ap_require_text(fcinfo, 1, "reason", AP_MAX_REASON_BYTES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

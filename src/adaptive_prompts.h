@@ -46,8 +46,9 @@ extern int	complexity_band_index(double score);
 extern const char *complexity_band_label(int band);
 
 /*
- * Limits on caller-supplied input.  Larger values raise 22001/22023 instead
- * of filling the log with one caller's garbage.
+ * Limits on caller-supplied input.  A longer string raises 22001, a larger
+ * array or sample set 54000, instead of filling the log with one caller's
+ * garbage.
  */
 #define AP_MAX_NAME_BYTES 200
 #define AP_MAX_CODE_BYTES 64
@@ -98,8 +99,14 @@ extern const char *ap_extension_schema_name(void);
 #define AP_ENTER() ap_enter_function(fcinfo->flinfo->fn_oid)
 
 /* Validation helpers shared by the SQL-callable functions (common.c). */
+extern text *ap_require_text(FunctionCallInfo fcinfo, int argno,
+							 const char *argname, int max_bytes);
 extern text *ap_require_name(FunctionCallInfo fcinfo, int argno,
 							 const char *argname);
+extern text *ap_optional_name(FunctionCallInfo fcinfo, int argno,
+							  const char *argname);
+extern int	ap_check_text_array(ArrayType *array, const char *argname,
+								int max_element_bytes);
 extern double ap_require_fraction(FunctionCallInfo fcinfo, int argno,
 								  const char *argname);
 extern void ap_check_fraction(double value, const char *argname);
@@ -129,6 +136,13 @@ extern void window_record_attempt(text *proposer, const char *band,
 extern bool window_current(text *proposer, const char *band,
 						   WindowState *state);
 
+/* One element of enhancements_used: CODE@N, or a bare code (version -1). */
+typedef struct UsedEnhancement
+{
+	char	   *code;
+	int32		version;
+} UsedEnhancement;
+
 /*
  * What record_work_order knows about one work order, handed to the
  * experiment and A/B hooks.
@@ -142,7 +156,8 @@ typedef struct WorkOrderFacts
 	double		improvement_rate;
 	text	   *work_order_id;		/* NULL when the caller gave none */
 	text	   *prompt_version;		/* NULL when the caller gave none */
-	ArrayType  *enhancements_used;
+	UsedEnhancement *enhancements_used;
+	int			enhancements_used_count;
 	ArrayType  *error_codes;		/* after sanitizer exclusion is NOT applied */
 } WorkOrderFacts;
 
@@ -167,5 +182,6 @@ extern void ab_count_work_order(const WorkOrderFacts *facts);
 
 /* Proposers (proposers.c). */
 extern bool proposer_ensure_registered(text *proposer);
+extern void proposer_raise_unknown(text *proposer) pg_attribute_noreturn();
 
 #endif							/* ADAPTIVE_PROMPTS_H */

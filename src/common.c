@@ -16,6 +16,7 @@
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -175,10 +176,11 @@ ap_execute(ApPlan *plan, Datum *values, const char *nulls, bool read_only,
 }
 
 /*
- * A required, non-empty name of bounded length.
+ * A required, non-empty text of at most max_bytes.
  */
 text *
-ap_require_name(FunctionCallInfo fcinfo, int argno, const char *argname)
+ap_require_text(FunctionCallInfo fcinfo, int argno, const char *argname,
+				int max_bytes)
 {
 	text	   *value;
 	int			len;
@@ -193,13 +195,84 @@ ap_require_name(FunctionCallInfo fcinfo, int argno, const char *argname)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", argname)));
-	if (len > AP_MAX_NAME_BYTES)
+	if (len > max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("%s is too long", argname),
-				 errdetail("It has %d bytes; the limit is %d.",
-						   len, AP_MAX_NAME_BYTES)));
+				 errdetail("It has %d bytes; the limit is %d.", len, max_bytes)));
 	return value;
+}
+
+/*
+ * A required, non-empty name of bounded length.
+ */
+text *
+ap_require_name(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	return ap_require_text(fcinfo, argno, argname, AP_MAX_NAME_BYTES);
+}
+
+/*
+ * An optional name: NULL stays NULL, otherwise the rules of
+ * ap_require_name (non-empty, bounded).
+ */
+text *
+ap_optional_name(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return ap_require_name(fcinfo, argno, argname);
+}
+
+/*
+ * Check a text[] value (the caller decides what NULL means): one
+ * dimension, at most AP_MAX_CODES elements, no NULL or empty elements,
+ * each at most max_element_bytes long.  Returns the number of elements.
+ */
+int
+ap_check_text_array(ArrayType *array, const char *argname,
+					int max_element_bytes)
+{
+	Datum	   *elements;
+	bool	   *nulls;
+	int			count;
+	int			i;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", argname)));
+	if (ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array)) > AP_MAX_CODES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has too many elements", argname),
+				 errdetail("The limit is %d.", AP_MAX_CODES)));
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elements, &nulls, &count);
+	for (i = 0; i < count; i++)
+	{
+		int			len;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL elements", argname),
+					 errdetail("Element %d is NULL.", i + 1)));
+		len = VARSIZE_ANY_EXHDR(DatumGetPointer(elements[i]));
+		if (len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain empty strings", argname),
+					 errdetail("Element %d is empty.", i + 1)));
+		if (len > max_element_bytes)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("element %d of %s is too long", i + 1, argname),
+					 errdetail("It has %d bytes; the limit is %d.",
+							   len, max_element_bytes)));
+	}
+	return count;
 }
 
 /*

@@ -167,6 +167,32 @@ require_window(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
+ * Run a read-only query and put each of its rows, whose columns are those
+ * of tupdesc, into a function's result set.
+ */
+static void
+store_query_rows(ApPlan *plan, Datum *values, Tuplestorestate *store,
+				 TupleDesc tupdesc)
+{
+	Datum	   *row = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * tupdesc->natts);
+	uint64		i;
+	int			column;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ap_execute(plan, values, NULL, true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		for (column = 0; column < tupdesc->natts; column++)
+			row[column] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										column + 1, &nulls[column]);
+		tuplestore_putvalues(store, tupdesc, row, nulls);
+	}
+	SPI_finish();
+}
+
+/*
  * refresh_enhancement_stats() returns integer: derive
  * prompt_enhancements.times_used from the log and refill
  * proposer_frequent_codes (each proposer's most frequent codes of the last
@@ -206,28 +232,13 @@ ap_analyze_enhancement_effectiveness(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	Tuplestorestate *store;
 	TupleDesc	tupdesc;
-	uint64		i;
 
 	AP_ENTER();
 	values[0] = require_window(fcinfo, 0, "since");
 	values[1] = Int32GetDatum(RECENT_FAILURES);
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ap_execute(&effectiveness_plan, values, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[5];
-		bool		nulls[5];
-		int			column;
-
-		for (column = 0; column < 5; column++)
-			row[column] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-										column + 1, &nulls[column]);
-		tuplestore_putvalues(store, tupdesc, row, nulls);
-	}
-	SPI_finish();
+	store_query_rows(&effectiveness_plan, values, store, tupdesc);
 	return (Datum) 0;
 }
 
@@ -243,25 +254,12 @@ ap_get_common_unaddressed_errors(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	Tuplestorestate *store;
 	TupleDesc	tupdesc;
-	uint64		i;
 
 	AP_ENTER();
 	values[1] = Int64GetDatum((int64) ap_require_count(fcinfo, 0, "min_occurrences"));
 	values[0] = require_window(fcinfo, 1, "since");
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ap_execute(&unaddressed_plan, values, NULL, true, 0);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		Datum		row[2];
-		bool		nulls[2];
-
-		row[0] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nulls[0]);
-		row[1] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &nulls[1]);
-		tuplestore_putvalues(store, tupdesc, row, nulls);
-	}
-	SPI_finish();
+	store_query_rows(&unaddressed_plan, values, store, tupdesc);
 	return (Datum) 0;
 }

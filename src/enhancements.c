@@ -130,16 +130,11 @@ static ApPlan abort_candidate_test_plan = AP_PLAN(
 static text *
 require_error_code(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
-	text	   *code = ap_require_name(fcinfo, argno, argname);
+	text	   *code = ap_require_text(fcinfo, argno, argname, AP_MAX_CODE_BYTES);
 	const char *data = VARDATA_ANY(code);
 	int			len = VARSIZE_ANY_EXHDR(code);
 	int			i;
 
-	if (len > AP_MAX_CODE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("%s is too long", argname),
-				 errdetail("It has %d bytes; the limit is %d.", len, AP_MAX_CODE_BYTES)));
 	for (i = 0; i < len; i++)
 	{
 		if (data[i] == '@' || data[i] == ' ' || data[i] == '\t' ||
@@ -338,8 +333,8 @@ ap_set_enhancement(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	error_code = require_error_code(fcinfo, 0, "error_code");
-	enhancement_text = prompts_require_text(fcinfo, 1, "enhancement_text",
-											AP_MAX_ENHANCEMENT_BYTES);
+	enhancement_text = ap_require_text(fcinfo, 1, "enhancement_text",
+									   AP_MAX_ENHANCEMENT_BYTES);
 	if (PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -441,7 +436,7 @@ ap_reject_enhancement(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	id = require_version_id(fcinfo, 0);
-	reason_arg = prompts_require_text(fcinfo, 1, "reason", AP_MAX_REASON_BYTES);
+	reason_arg = ap_require_text(fcinfo, 1, "reason", AP_MAX_REASON_BYTES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -554,15 +554,6 @@ require_experiment_id(FunctionCallInfo fcinfo, int argno)
 	return PG_GETARG_UUID_P(argno);
 }
 
-static void
-raise_unknown_proposer(text *proposer)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("proposer \"%s\" does not exist", text_to_cstring(proposer)),
-			 errhint("Register it with register_proposer(name, complexity_threshold, cost_rank).")));
-}
-
 /*
  * Lock an experiment by id and copy it; P0002 when there is none.
  */
@@ -628,7 +619,7 @@ experiment_start(text *proposer, const double *expected_current,
 	values[0] = PointerGetDatum(proposer);
 	ap_execute(&proposer_read_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
-		raise_unknown_proposer(proposer);
+		proposer_raise_unknown(proposer);
 	current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
@@ -690,7 +681,7 @@ experiment_start(text *proposer, const double *expected_current,
 	/* Hold the threshold still until commit; it must not have moved. */
 	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
-		raise_unknown_proposer(proposer);
+		proposer_raise_unknown(proposer);
 	locked_current = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	if (locked_current != current)
@@ -709,6 +700,33 @@ experiment_start(text *proposer, const double *expected_current,
 }
 
 /*
+ * The result of propose_threshold_increase and run_threshold_experiment:
+ * start the experiment (see experiment_start) and return its id, or NULL
+ * when one was already in progress.
+ */
+static Datum
+experiment_start_result(FunctionCallInfo fcinfo, text *proposer,
+						const double *expected_current, double new_threshold,
+						int32 sample_size, double confidence)
+{
+	pg_uuid_t	id;
+	bool		started;
+	pg_uuid_t  *result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	started = experiment_start(proposer, expected_current, new_threshold,
+							   sample_size, confidence, &id);
+	SPI_finish();
+
+	if (!started)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = id;
+	PG_RETURN_UUID_P(result);
+}
+
+/*
  * propose_threshold_increase(proposer_name, new_threshold, sample_size,
  * confidence) returns uuid: start an experiment from the proposer's
  * current threshold; NULL (with a NOTICE) when one is in progress.
@@ -720,9 +738,6 @@ ap_propose_threshold_increase(PG_FUNCTION_ARGS)
 	double		new_threshold;
 	int32		sample_size;
 	double		confidence;
-	pg_uuid_t	id;
-	bool		started;
-	pg_uuid_t  *result;
 
 	AP_ENTER();
 	proposer = ap_require_name(fcinfo, 0, "proposer_name");
@@ -730,17 +745,8 @@ ap_propose_threshold_increase(PG_FUNCTION_ARGS)
 	sample_size = require_sample_size(fcinfo, 2);
 	confidence = require_confidence(fcinfo, 3);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	started = experiment_start(proposer, NULL, new_threshold, sample_size,
-							   confidence, &id);
-	SPI_finish();
-
-	if (!started)
-		PG_RETURN_NULL();
-	result = palloc(sizeof(pg_uuid_t));
-	*result = id;
-	PG_RETURN_UUID_P(result);
+	return experiment_start_result(fcinfo, proposer, NULL, new_threshold,
+								   sample_size, confidence);
 }
 
 /*
@@ -757,9 +763,6 @@ ap_run_threshold_experiment(PG_FUNCTION_ARGS)
 	double		proposed;
 	int32		sample_size;
 	double		confidence;
-	pg_uuid_t	id;
-	bool		started;
-	pg_uuid_t  *result;
 
 	AP_ENTER();
 	proposer = ap_require_name(fcinfo, 0, "proposer_name");
@@ -772,17 +775,8 @@ ap_run_threshold_experiment(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("proposed (%g) must be above current (%g)", proposed, current)));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	started = experiment_start(proposer, &current, proposed, sample_size,
-							   confidence, &id);
-	SPI_finish();
-
-	if (!started)
-		PG_RETURN_NULL();
-	result = palloc(sizeof(pg_uuid_t));
-	*result = id;
-	PG_RETURN_UUID_P(result);
+	return experiment_start_result(fcinfo, proposer, &current, proposed,
+								   sample_size, confidence);
 }
 
 /*
@@ -815,7 +809,7 @@ ap_record_experiment_result(PG_FUNCTION_ARGS)
 
 		ap_execute(&proposer_read_plan, &value, NULL, false, 1);
 		if (SPI_processed != 1)
-			raise_unknown_proposer(proposer);
+			proposer_raise_unknown(proposer);
 	}
 	SPI_finish();
 
@@ -860,29 +854,13 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id;
 	text	   *reason;
-	int			reason_len;
 	Experiment	e;
 	StringInfoData buf;
 	Datum		values[5];
 
 	AP_ENTER();
 	id = require_experiment_id(fcinfo, 0);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reason must not be NULL")));
-	reason = PG_GETARG_TEXT_PP(1);
-	reason_len = VARSIZE_ANY_EXHDR(reason);
-	if (reason_len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("reason must not be empty")));
-	if (reason_len > EXPERIMENT_MAX_REASON_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("reason is too long"),
-				 errdetail("It has %d bytes; the limit is %d.",
-						   reason_len, EXPERIMENT_MAX_REASON_BYTES)));
+	reason = ap_require_text(fcinfo, 1, "reason", EXPERIMENT_MAX_REASON_BYTES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -937,8 +915,7 @@ ap_route_work_order(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	score = Float8GetDatum(ap_require_fraction(fcinfo, 0, "complexity_score"));
-	if (!PG_ARGISNULL(1))
-		(void) ap_require_name(fcinfo, 1, "work_order_id");
+	(void) ap_optional_name(fcinfo, 1, "work_order_id");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

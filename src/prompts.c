@@ -138,46 +138,6 @@ static ApPlan slots_for_proposer_plan = AP_PLAN(
 	TEXTOID, INT4OID);
 
 /*
- * An optional name: NULL stays NULL, otherwise the rules of
- * ap_require_name (non-empty, bounded).
- */
-text *
-prompts_optional_name(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	return ap_require_name(fcinfo, argno, argname);
-}
-
-/*
- * A required, non-empty text of at most max_bytes.
- */
-text *
-prompts_require_text(FunctionCallInfo fcinfo, int argno, const char *argname,
-					 int max_bytes)
-{
-	text	   *value;
-	int			len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", argname)));
-	value = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(value);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", argname)));
-	if (len > max_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("%s is too long", argname),
-				 errdetail("It has %d bytes; the limit is %d.", len, max_bytes)));
-	return value;
-}
-
-/*
  * Set up a materialized result set for a function returning a table.
  * Written out rather than InitMaterializedSRF() so that it builds on
  * PostgreSQL 13 and 14 too.
@@ -211,15 +171,28 @@ prompts_begin_srf(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 }
 
 /*
- * Raise 42704 for an unknown prompt version.
+ * Look up a prompt version, raising 42704 when there is none.  Returns
+ * whether it is active and, when proposer is not NULL, sets it to the
+ * version's proposer.
  */
-static void
-raise_unknown_version(text *version)
+static bool
+prompt_version_lookup(text *version, text **proposer)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("prompt version \"%s\" does not exist", text_to_cstring(version)),
-			 errhint("Register it with register_prompt_version().")));
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = PointerGetDatum(version);
+	ap_execute(&version_lookup_plan, values, NULL, false, 1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("prompt version \"%s\" does not exist", text_to_cstring(version)),
+				 errhint("Register it with register_prompt_version().")));
+	if (proposer != NULL)
+		*proposer = cstring_to_text(SPI_getvalue(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 2, &isnull));
 }
 
 /*
@@ -339,10 +312,7 @@ prompt_resolve(text *proposer, text *work_order_id, char **version,
 	{
 		ap_execute(&proposer_exists_plan, values, NULL, true, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("proposer \"%s\" does not exist", text_to_cstring(proposer)),
-					 errhint("Register it with register_proposer(name, complexity_threshold, cost_rank).")));
+			proposer_raise_unknown(proposer);
 	}
 	*version = pstrdup(AP_DEFAULT_PROMPT_VERSION);
 	*base_prompt = pstrdup(ap_default_prompt);
@@ -369,10 +339,10 @@ ap_register_prompt_version(PG_FUNCTION_ARGS)
 	AP_ENTER();
 	proposer = ap_require_name(fcinfo, 0, "proposer_name");
 	version = ap_require_name(fcinfo, 1, "version");
-	base_prompt = prompts_require_text(fcinfo, 2, "base_prompt", AP_MAX_PROMPT_BYTES);
+	base_prompt = ap_require_text(fcinfo, 2, "base_prompt", AP_MAX_PROMPT_BYTES);
 	if (!PG_ARGISNULL(3))
-		system_changes = prompts_require_text(fcinfo, 3, "system_changes",
-											  AP_MAX_PROMPT_BYTES);
+		system_changes = ap_require_text(fcinfo, 3, "system_changes",
+										 AP_MAX_PROMPT_BYTES);
 	activate = ap_require_bool(fcinfo, 4, "activate");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -427,31 +397,20 @@ ap_activate_prompt_version(PG_FUNCTION_ARGS)
 {
 	text	   *version;
 	text	   *proposer;
-	Datum		values[1];
 	AbOpenTest	test;
-	bool		isnull;
 
 	AP_ENTER();
 	version = ap_require_name(fcinfo, 0, "version");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	values[0] = PointerGetDatum(version);
-	ap_execute(&version_lookup_plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		raise_unknown_version(version);
-	proposer = cstring_to_text(SPI_getvalue(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1));
+	prompt_version_lookup(version, &proposer);
 
 	subject_lock_for_change(AB_KIND_PROMPT, proposer, &test);
 	refuse_during_test(&test, proposer, "activate a prompt version");
 
 	/* Read again under the lock: a concurrent activation may have won. */
-	ap_execute(&version_lookup_plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		raise_unknown_version(version);
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								   2, &isnull)))
+	if (prompt_version_lookup(version, NULL))
 	{
 		ereport(NOTICE,
 				(errmsg("prompt version \"%s\" is already active",
@@ -543,7 +502,7 @@ ap_get_active_prompt_version(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	proposer = ap_require_name(fcinfo, 0, "proposer_name");
-	work_order_id = prompts_optional_name(fcinfo, 1, "work_order_id");
+	work_order_id = ap_optional_name(fcinfo, 1, "work_order_id");
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -569,7 +528,6 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 	text	   *proposer;
 	Datum		values[1];
 	AbOpenTest	test;
-	bool		isnull;
 	char	   *incumbent = NULL;
 	int64		test_id;
 
@@ -584,12 +542,7 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	values[0] = PointerGetDatum(version);
-	ap_execute(&version_lookup_plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		raise_unknown_version(version);
-	proposer = cstring_to_text(SPI_getvalue(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1));
+	prompt_version_lookup(version, &proposer);
 
 	subject_lock_for_change(AB_KIND_PROMPT, proposer, &test);
 	if (test.found)
@@ -601,11 +554,7 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 						   "A/B test %lld is running.", (long long) test.id),
 				 errhint("Start the next test when it has ended.")));
 
-	ap_execute(&version_lookup_plan, values, NULL, false, 1);
-	if (SPI_processed != 1)
-		raise_unknown_version(version);
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								   2, &isnull)))
+	if (prompt_version_lookup(version, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("prompt version \"%s\" is already active", text_to_cstring(version)),
@@ -626,55 +575,6 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 					sample_size)));
 	SPI_finish();
 	PG_RETURN_VOID();
-}
-
-/*
- * Check the error_codes argument of build_enhanced_prompt: one dimension,
- * no NULL or empty elements, bounded sizes.
- */
-static ArrayType *
-require_codes(FunctionCallInfo fcinfo, int argno, const char *argname)
-{
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
-	Datum	   *elements;
-	bool	   *nulls;
-	int			count;
-	int			i;
-
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", argname)));
-	if (ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array)) > AP_MAX_CODES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s has too many elements", argname),
-				 errdetail("The limit is %d.", AP_MAX_CODES)));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elements, &nulls, &count);
-	for (i = 0; i < count; i++)
-	{
-		int			len;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL elements", argname),
-					 errdetail("Element %d is NULL.", i + 1)));
-		len = VARSIZE_ANY_EXHDR(DatumGetPointer(elements[i]));
-		if (len == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain empty strings", argname),
-					 errdetail("Element %d is empty.", i + 1)));
-		if (len > AP_MAX_CODE_BYTES)
-			ereport(ERROR,
-					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("element %d of %s is too long", i + 1, argname),
-					 errdetail("It has %d bytes; the limit is %d.",
-							   len, AP_MAX_CODE_BYTES)));
-	}
-	return array;
 }
 
 /*
@@ -705,8 +605,11 @@ ap_build_enhanced_prompt(PG_FUNCTION_ARGS)
 	AP_ENTER();
 	proposer = ap_require_name(fcinfo, 0, "proposer_name");
 	if (!PG_ARGISNULL(1))
-		codes = require_codes(fcinfo, 1, "error_codes");
-	work_order_id = prompts_optional_name(fcinfo, 2, "work_order_id");
+	{
+		codes = PG_GETARG_ARRAYTYPE_P(1);
+		ap_check_text_array(codes, "error_codes", AP_MAX_CODE_BYTES);
+	}
+	work_order_id = ap_optional_name(fcinfo, 2, "work_order_id");
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -84,10 +84,6 @@ extern void enhancement_set_status(int64 enhancement_version_id,
 extern int64 enhancement_start_next_test(text *error_code);
 
 /* Shared helpers (prompts.c). */
-extern text *prompts_optional_name(FunctionCallInfo fcinfo, int argno,
-								   const char *argname);
-extern text *prompts_require_text(FunctionCallInfo fcinfo, int argno,
-								  const char *argname, int max_bytes);
 extern Tuplestorestate *prompts_begin_srf(FunctionCallInfo fcinfo,
 										  TupleDesc *tupdesc);
 

@@ -62,8 +62,11 @@ static ApPlan record_manual_plan = AP_PLAN(
 	"  'threshold set directly with set_threshold()')",
 	TEXTOID, FLOAT8OID, FLOAT8OID, TEXTOID);
 
-static void
-raise_unknown_proposer(text *proposer)
+/*
+ * Raise 42704 for a proposer that has no row.
+ */
+void
+proposer_raise_unknown(text *proposer)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -107,7 +110,7 @@ proposer_ensure_registered(text *proposer)
 		return false;
 
 	if (!ap_auto_register_proposers)
-		raise_unknown_proposer(proposer);
+		proposer_raise_unknown(proposer);
 
 	values[1] = Float8GetDatum(ap_default_threshold);
 	ap_execute(&auto_register_plan, values, NULL, false, 0);
@@ -176,7 +179,7 @@ ap_set_proposer_active(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	ap_execute(&set_active_plan, values, NULL, false, 0);
 	if (SPI_processed != 1)
-		raise_unknown_proposer(proposer);
+		proposer_raise_unknown(proposer);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -206,7 +209,7 @@ ap_set_threshold(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(proposer);
 	ap_execute(&lock_proposer_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
-		raise_unknown_proposer(proposer);
+		proposer_raise_unknown(proposer);
 	old_threshold = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
 

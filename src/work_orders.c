@@ -208,68 +208,30 @@ outcome_of(int32 final_errors, bool stalled, double improvement_rate)
 }
 
 /*
- * Check a text[] argument: not NULL, one dimension, no NULL elements,
- * each element non-empty and at most max_element_bytes long.  Returns the
- * number of elements.
+ * A required text[] argument: not NULL, and the rules of
+ * ap_check_text_array.  Returns the number of elements.
  */
 static int
-check_text_array(FunctionCallInfo fcinfo, int argno, const char *argname,
-				 int max_element_bytes)
+require_text_array(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   int max_element_bytes)
 {
-	ArrayType  *array;
-	Datum	   *elements;
-	bool	   *nulls;
-	int			count;
-	int			i;
-
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", argname),
 				 errhint("Pass an empty array, '{}', when there is nothing to report.")));
-	array = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", argname)));
-	if (ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array)) > AP_MAX_CODES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s has too many elements", argname),
-				 errdetail("The limit is %d.", AP_MAX_CODES)));
-
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elements, &nulls, &count);
-	for (i = 0; i < count; i++)
-	{
-		int			len;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL elements", argname),
-					 errdetail("Element %d is NULL.", i + 1)));
-		len = VARSIZE_ANY_EXHDR(DatumGetPointer(elements[i]));
-		if (len == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain empty strings", argname),
-					 errdetail("Element %d is empty.", i + 1)));
-		if (len > max_element_bytes)
-			ereport(ERROR,
-					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("element %d of %s is too long", i + 1, argname),
-					 errdetail("It has %d bytes; the limit is %d.",
-							   len, max_element_bytes)));
-	}
-	return count;
+	return ap_check_text_array(PG_GETARG_ARRAYTYPE_P(argno), argname,
+							   max_element_bytes);
 }
 
 /*
- * enhancements_used holds bare codes or CODE@N tokens with N >= 0.
+ * Split enhancements_used into (code, version) pairs.  Each element is a
+ * bare code (version -1) or CODE@N with N of at most 9 digits, as
+ * build_enhanced_prompt returns them; anything else raises 22P02.
+ * Returns the number of elements.
  */
-static void
-check_enhancement_tokens(ArrayType *array)
+static int
+parse_enhancements_used(ArrayType *array, UsedEnhancement **used)
 {
 	Datum	   *elements;
 	int			count;
@@ -277,29 +239,31 @@ check_enhancement_tokens(ArrayType *array)
 
 	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elements, NULL, &count);
+	*used = count > 0 ? palloc(sizeof(UsedEnhancement) * count) : NULL;
 	for (i = 0; i < count; i++)
 	{
-		text	   *token = DatumGetTextPP(elements[i]);
-		const char *data = VARDATA_ANY(token);
-		int			len = VARSIZE_ANY_EXHDR(token);
-		const char *at = memchr(data, '@', len);
-		bool		valid = true;
+		char	   *token = TextDatumGetCString(elements[i]);
+		char	   *at = strchr(token, '@');
+		int32		version = -1;
 
 		if (at != NULL)
 		{
-			const char *digit;
+			const char *digits = at + 1;
+			size_t		digit_count = strlen(digits);
 
-			valid = (at > data && at < data + len - 1 && (data + len - at) <= 10);
-			for (digit = at + 1; valid && digit < data + len; digit++)
-				valid = (*digit >= '0' && *digit <= '9');
+			if (at == token || digit_count < 1 || digit_count > 9 ||
+				strspn(digits, "0123456789") != digit_count)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid token in enhancements_used: \"%s\"", token),
+						 errhint("Use the error code (TS2345) or CODE@N as returned by build_enhanced_prompt (TS2345@7).")));
+			version = (int32) strtol(digits, NULL, 10);
+			*at = '\0';
 		}
-		if (!valid)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid token in enhancements_used: \"%.*s\"",
-							len, data),
-					 errhint("Use the error code (TS2345) or CODE@N as returned by build_enhanced_prompt (TS2345@7).")));
+		(*used)[i].code = token;
+		(*used)[i].version = version;
 	}
+	return count;
 }
 
 /*
@@ -581,10 +545,12 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	int32		final_errors;
 	bool		stalled;
 	int			code_count;
+	UsedEnhancement *used;
+	int			used_count;
 	int			change_count;
 	Jsonb	   *samples;
-	text	   *prompt_version = NULL;
-	text	   *work_order_id = NULL;
+	text	   *prompt_version;
+	text	   *work_order_id;
 	double		improvement_rate;
 	Outcome		outcome;
 	const char *band;
@@ -603,8 +569,8 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	initial_errors = ap_require_count(fcinfo, ARG_INITIAL_ERRORS, "initial_errors");
 	final_errors = ap_require_count(fcinfo, ARG_FINAL_ERRORS, "final_errors");
 	stalled = ap_require_bool(fcinfo, ARG_STALLED, "stalled");
-	code_count = check_text_array(fcinfo, ARG_ERROR_CODES, "error_codes",
-								  AP_MAX_CODE_BYTES);
+	code_count = require_text_array(fcinfo, ARG_ERROR_CODES, "error_codes",
+									AP_MAX_CODE_BYTES);
 	if (PG_ARGISNULL(ARG_ERROR_SAMPLES))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -612,15 +578,14 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 				 errhint("Pass an empty array, '[]', when there are no samples.")));
 	samples = PG_GETARG_JSONB_P(ARG_ERROR_SAMPLES);
 	check_error_samples(samples);
-	if (!PG_ARGISNULL(ARG_PROMPT_VERSION))
-		prompt_version = ap_require_name(fcinfo, ARG_PROMPT_VERSION, "prompt_version");
-	check_text_array(fcinfo, ARG_ENHANCEMENTS_USED, "enhancements_used",
-					 AP_MAX_CODE_BYTES + 11);
-	check_enhancement_tokens(PG_GETARG_ARRAYTYPE_P(ARG_ENHANCEMENTS_USED));
-	change_count = check_text_array(fcinfo, ARG_SANITIZER_CHANGES,
-									"sanitizer_changes", AP_MAX_CODE_BYTES);
-	if (!PG_ARGISNULL(ARG_WORK_ORDER_ID))
-		work_order_id = ap_require_name(fcinfo, ARG_WORK_ORDER_ID, "work_order_id");
+	prompt_version = ap_optional_name(fcinfo, ARG_PROMPT_VERSION, "prompt_version");
+	require_text_array(fcinfo, ARG_ENHANCEMENTS_USED, "enhancements_used",
+					   AP_MAX_CODE_BYTES + 11);
+	used_count = parse_enhancements_used(PG_GETARG_ARRAYTYPE_P(ARG_ENHANCEMENTS_USED),
+										 &used);
+	change_count = require_text_array(fcinfo, ARG_SANITIZER_CHANGES,
+									  "sanitizer_changes", AP_MAX_CODE_BYTES);
+	work_order_id = ap_optional_name(fcinfo, ARG_WORK_ORDER_ID, "work_order_id");
 
 	/* What the call decides does not depend on the database. */
 	improvement_rate = improvement_rate_of(initial_errors, final_errors);
@@ -664,7 +629,8 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	facts.improvement_rate = improvement_rate;
 	facts.work_order_id = work_order_id;
 	facts.prompt_version = prompt_version;
-	facts.enhancements_used = PG_GETARG_ARRAYTYPE_P(ARG_ENHANCEMENTS_USED);
+	facts.enhancements_used = used;
+	facts.enhancements_used_count = used_count;
 	facts.error_codes = PG_GETARG_ARRAYTYPE_P(ARG_ERROR_CODES);
 	experiment_count_work_order(&facts, &experiment);
 	ab_count_work_order(&facts);

@@ -9,6 +9,7 @@
 # with autovacuum on, and the storage per 1,000 work orders.
 #
 #   bench/record_work_order/run.sh [seconds per round (20)] [rounds (3)]
+#   BENCH_STORAGE=0 bench/record_work_order/run.sh 10 1   # throughput only
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../test/lib.sh"
@@ -49,12 +50,26 @@ a=$(tr ' ' '\n' <<<"${tps[insert]}" | grep . | median)
 b=$(tr ' ' '\n' <<<"${tps[record]}" | grep . | median)
 c=$(tr ' ' '\n' <<<"${tps[baseline_call]}" | grep . | median)
 
-# Storage: bring the (b) stream to 100k, then to 1M work orders.
+echo
+echo "== record_work_order benchmark ($clients clients, synchronous_commit = off, $rounds x ${seconds}s rounds, median)"
+printf '(a) single-row INSERT              %10.0f tps\n' "$a"
+printf '(b) record_work_order              %10.0f tps\n' "$b"
+printf '(c) PL/pgSQL Components 5-6        %10.0f tps\n' "$c"
+printf 'b/c = %.2f   (target >= 2)\n' "$(echo "$b / $c" | bc -l)"
+printf 'b/a = %.2f   (aim >= 0.5)\n' "$(echo "$b / $a" | bc -l)"
+[[ ${BENCH_STORAGE:-1} == 0 ]] && exit 0
+
+# Storage: the (b) stream from zero in a fresh database, measured at 100k
+# and at 1M work orders.
+export PGDATABASE=bench_storage
+ap_psql -d postgres -c "CREATE DATABASE bench_storage"
+ap_psql -c "CREATE EXTENSION adaptive_prompts" -f "$here/baseline.sql" >/dev/null
+for p in 1 2 3 4; do ap_psql -c "SELECT register_proposer('model-$p', 0.$((p * 2)), $p)" >/dev/null; done
 recorded() { ap_psql -At -c "SELECT count(*) FROM work_orders"; }
 top_up() {
 	local target=$1 have
 	have=$(recorded)
-	if ((have < target)); then pgb -t $(((target - have) / clients + 1)) -f "$here/record.sql" >/dev/null; fi
+	if ((have < target)); then pgb -t $(((target - have) / clients)) -f "$here/record.sql" >/dev/null; fi
 	sleep 12 # let autovacuum visit, as it would in production
 }
 top_up 100000
@@ -68,12 +83,7 @@ storage=$(ap_psql -At -c "SELECT pg_total_relation_size('proposer_failures') + p
 logged=$(ap_psql -At -c "SELECT count(*) FROM proposer_failures")
 
 echo
-echo "== record_work_order benchmark ($clients clients, synchronous_commit = off, $rounds x ${seconds}s rounds, median)"
-printf '(a) single-row INSERT              %10.0f tps\n' "$a"
-printf '(b) record_work_order              %10.0f tps\n' "$b"
-printf '(c) PL/pgSQL Components 5-6        %10.0f tps\n' "$c"
-printf 'b/c = %.2f   (target >= 2)\n' "$(echo "$b / $c" | bc -l)"
-printf 'b/a = %.2f   (aim >= 0.5)\n' "$(echo "$b / $a" | bc -l)"
+echo "== storage of the (b) stream, autovacuum on"
 printf 'window tables after %d work orders: %d bytes\n' "$n100k" "$w100k"
 printf 'window tables after %d work orders: %d bytes  (ratio %.2f, target <= 1.5)\n' "$n1m" "$w1m" "$(echo "$w1m / $w100k" | bc -l)"
 printf 'storage per 1,000 work orders (log + ledger + windows): %.0f bytes (%.3f MB; target < 1 MB); %d of %d logged\n' \

@@ -403,3 +403,391 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.enhancement_versions_id_
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_runs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_jobs_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- Work orders, windows, proposers
+-- ---------------------------------------------------------------------------
+CREATE TYPE @extschema@.work_order_result AS (
+    outcome             text,
+    logged              boolean,
+    complexity_band     text,
+    improvement_rate    float8,
+    window_attempts     integer,
+    window_success_rate float8,
+    experiment_id       uuid,
+    experiment_status   text,
+    duplicate           boolean
+);
+COMMENT ON TYPE @extschema@.work_order_result IS
+    'Result of record_work_order: the outcome class, whether the work order was logged, its band, and the (proposer, band) window after the call.';
+
+CREATE FUNCTION @extschema@.complexity_band(complexity_score float8)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_complexity_band'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.complexity_band(float8) IS
+    'Band label of a complexity score in [0, 1]: ''0.0-0.1'' ... ''0.9-1.0''. A score falls in [lo, lo + 0.1) as written in decimal (0.3 is in ''0.3-0.4''); 1.0 is in ''0.9-1.0''.';
+
+CREATE FUNCTION @extschema@.record_work_order(
+    proposer_name     text,
+    complexity_score  float8,
+    initial_errors    integer,
+    final_errors      integer,
+    stalled           boolean DEFAULT false,
+    error_codes       text[]  DEFAULT '{}',
+    error_samples     jsonb   DEFAULT '[]',
+    prompt_version    text    DEFAULT NULL,
+    enhancements_used text[]  DEFAULT '{}',
+    sanitizer_changes text[]  DEFAULT '{}',
+    work_order_id     text    DEFAULT NULL)
+RETURNS @extschema@.work_order_result
+AS 'MODULE_PATHNAME', 'ap_record_work_order'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.record_work_order(text, float8, integer, integer, boolean, text[], jsonb, text, text[], text[], text) IS
+    'Report one work order. Classifies it (success, partial, failure), updates the rolling window and metrics of its (proposer, band), counts it in running experiments and tests, and logs it when it failed or falls in the sample. Idempotent by work_order_id: a repeated id changes nothing and returns duplicate = true.';
+
+CREATE FUNCTION @extschema@.purge_work_orders(batch_size integer DEFAULT 10000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ap_purge_work_orders'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.purge_work_orders(integer) IS
+    'Delete up to batch_size idempotency-ledger rows older than adaptive_prompts.work_order_retention; returns how many. record_work_order also purges small batches as it goes.';
+
+CREATE FUNCTION @extschema@.resize_windows()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_resize_windows'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.resize_windows() IS
+    'Apply the current adaptive_prompts.window_size to every window now (record_work_order applies it to a window on that window''s next attempt). Returns the number of windows resized.';
+
+CREATE FUNCTION @extschema@.register_proposer(
+    name                 text,
+    complexity_threshold float8,
+    cost_rank            integer DEFAULT 100)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_register_proposer'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.register_proposer(text, float8, integer) IS
+    'Register a proposer, or update its threshold and cost rank, and make it active (routable).';
+
+CREATE FUNCTION @extschema@.set_proposer_active(name text, active boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_set_proposer_active'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.set_proposer_active(text, boolean) IS
+    'Take a proposer out of routing (false) or put it back (true).';
+
+CREATE FUNCTION @extschema@.set_threshold(name text, complexity_threshold float8)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_set_threshold'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.set_threshold(text, float8) IS
+    'Set a proposer''s complexity threshold directly, without an experiment; recorded in threshold_experiments with status ''manual''. Refused while an experiment for the proposer is in progress.';
+
+-- ---------------------------------------------------------------------------
+-- TypeScript sanitizer
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.sanitize_typescript(code text, OUT sanitized text, OUT changes_made text[])
+RETURNS record
+AS 'MODULE_PATHNAME', 'ap_sanitize_typescript'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sanitize_typescript(text) IS
+    'Fix mechanical TypeScript breakage before compiling: smart quotes used as string delimiters, unicode dashes used as minus, unquoted or backtick-quoted declare module names, a template literal left open at the end. Understands strings, templates, comments and regex literals and never changes text inside them; valid TypeScript comes back byte-identical with changes_made = ''{}''.';
+
+CREATE FUNCTION @extschema@.sanitizer_excluded_codes(changes text[])
+RETURNS text[]
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT m.error_code ORDER BY m.error_code), '{}')
+      FROM @extschema@.sanitizer_error_map m
+     WHERE m.change = ANY (changes)
+$$;
+COMMENT ON FUNCTION @extschema@.sanitizer_excluded_codes(text[]) IS
+    'Compiler error codes that the given sanitizer changes account for (from sanitizer_error_map); record_work_order moves these codes to excluded_error_codes.';
+
+-- ---------------------------------------------------------------------------
+-- Threshold experiments and routing (SPEC 4.3; docs/experiments.md)
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.propose_threshold_increase(
+    proposer_name text,
+    new_threshold float8,
+    sample_size   integer DEFAULT 30,
+    confidence    float8  DEFAULT 0.7)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'ap_propose_threshold_increase'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.propose_threshold_increase(text, float8, integer, float8) IS
+    'Start an experiment raising the proposer''s complexity threshold from its current value to new_threshold: work orders scored in [current, new_threshold] are routed to it and counted until sample_size results decide (rule: adaptive_prompts.decision_rule, copied onto the experiment). Returns the experiment id, or NULL with a NOTICE when the proposer already has an experiment running or a promotion being watched.';
+
+CREATE FUNCTION @extschema@.run_threshold_experiment(
+    proposer_name text,
+    current       float8,
+    proposed      float8,
+    sample_size   integer DEFAULT 30,
+    confidence    float8  DEFAULT 0.7)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'ap_run_threshold_experiment'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.run_threshold_experiment(text, float8, float8, integer, float8) IS
+    'The weekly entry point: like propose_threshold_increase(proposer_name, proposed, sample_size, confidence), but raises an error when current is not the proposer''s complexity threshold. Returns the experiment id, or NULL with a NOTICE when one is in progress.';
+
+CREATE FUNCTION @extschema@.record_experiment_result(
+    proposer_name    text,
+    complexity_score float8,
+    was_success      boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_record_experiment_result'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.record_experiment_result(text, float8, boolean) IS
+    'Count one result in the proposer''s running experiment (or the watch after its promotion) when complexity_score is in [old_threshold, new_threshold], deciding when the rule reaches a verdict. For callers that do not use record_work_order, which counts by itself: use one or the other. Returns the experiment status after the call, or NULL when no experiment counted the result.';
+
+CREATE FUNCTION @extschema@.evaluate_experiment(experiment_id uuid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_evaluate_experiment'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.evaluate_experiment(uuid) IS
+    'Apply the experiment''s rule to its current counts (decide if the rule reaches a verdict; end a complete watch) and return its status: running, promoted, rejected, aborted or rolled_back. Counting already does this on every result.';
+
+CREATE FUNCTION @extschema@.abort_experiment(experiment_id uuid, reason text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_abort_experiment'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.abort_experiment(uuid, text) IS
+    'Stop a running experiment (status aborted, threshold unchanged), or end the watch of a promoted one and restore the old threshold (status aborted). The reason and the calling role are recorded. Decided experiments cannot be aborted.';
+
+CREATE FUNCTION @extschema@.route_work_order(
+    complexity_score float8,
+    work_order_id    text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_route_work_order'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.route_work_order(float8, text) IS
+    'Proposer for a work order: a score inside a running experiment''s band [old_threshold, new_threshold] goes to the experimenting proposer; otherwise the cheapest active proposer (lowest cost_rank, then name) whose threshold is at least the score; otherwise the active proposer with the highest threshold. work_order_id is validated but reserved (future sticky routing): today the answer depends only on the score. Raises P0002 when no proposer is active.';
+
+-- ---------------------------------------------------------------------------
+-- Prompt versions, enhancements and their A/B tests (SPEC 4.2, 4.5)
+-- ---------------------------------------------------------------------------
+
+-- Every change of a live enhancement text or of a proposer's active prompt
+-- version, whoever made it (a person, or an A/B test's decision).
+CREATE TABLE @extschema@.version_history (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind IN ('prompt_version', 'enhancement')),
+    subject     text NOT NULL,   -- proposer name or error code
+    old_version text,            -- NULL: none (the built-in default prompt / no enhancement)
+    new_version text,            -- NULL: none
+    action      text NOT NULL
+                CHECK (action IN ('activated', 'set', 'promoted', 'rolled_back')),
+    ab_test_id  bigint,
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    changed_by  text NOT NULL,
+    reason      text NOT NULL
+);
+CREATE INDEX version_history_subject
+    ON @extschema@.version_history (kind, subject, id);
+COMMENT ON TABLE @extschema@.version_history IS
+    'Append-only log of every change of a live enhancement text or an active prompt version: old and new version (NULL = none: the built-in default prompt or no enhancement), what did it (activated, set, promoted, rolled_back), the A/B test if one decided it, the calling role and the reason.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.version_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.version_history_id_seq', '');
+
+-- Prompt registry ------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.register_prompt_version(
+    proposer_name  text,
+    version        text,
+    base_prompt    text,
+    system_changes text    DEFAULT NULL,
+    activate       boolean DEFAULT false)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'ap_register_prompt_version'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.register_prompt_version(text, text, text, text, boolean) IS
+    'Register a base prompt for a proposer under a version name that is unique across proposers (e.g. ''gpt-4o-mini/v1.1''); with activate => true it also becomes the active version. Returns its id.';
+
+CREATE FUNCTION @extschema@.activate_prompt_version(version text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_activate_prompt_version'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.activate_prompt_version(text) IS
+    'Make a prompt version its proposer''s active version: the previous one is deactivated in the same transaction, replaced_version and promoted_at are set, and the change is logged in version_history. Refused while an A/B test of the proposer''s prompt is running.';
+
+CREATE FUNCTION @extschema@.rollback_prompt_version(proposer_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_rollback_prompt_version'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.rollback_prompt_version(text) IS
+    'Reactivate the version the active one replaced and return it (''v1.0'', the built-in default prompt, when it replaced none). Ends a running watch as rolled_back.';
+
+CREATE FUNCTION @extschema@.get_active_prompt_version(
+    proposer_name text,
+    work_order_id text DEFAULT NULL)
+RETURNS TABLE (version text, base_prompt text)
+AS 'MODULE_PATHNAME', 'ap_get_active_prompt_version'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.get_active_prompt_version(text, text) IS
+    'The prompt version a work order gets: during an A/B test of the proposer''s prompt, the version of the work order''s arm (by hash of the test''s salt and work_order_id; no id: the incumbent); else the active version; else the built-in default ''v1.0''. Read-only (works on a hot standby).';
+
+CREATE FUNCTION @extschema@.start_prompt_test(version text, sample_size integer DEFAULT 30)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_start_prompt_test'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.start_prompt_test(text, integer) IS
+    'Start an A/B test of a registered, inactive prompt version against its proposer''s active version (or the built-in default), sample_size work orders per arm; adaptive_prompts.ab_alpha is copied onto the test. Refused while the proposer has a running test or a watch.';
+
+-- Enhancements ---------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.set_enhancement(
+    error_code       text,
+    enhancement_text text,
+    priority         integer DEFAULT 5)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_set_enhancement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.set_enhancement(text, text, integer) IS
+    'A person''s instruction for an error code (priority 0-100, higher first) goes live at once as a new version; the previous live version becomes retired. Returns the new version number. Refused while an A/B test of the code is running.';
+
+CREATE FUNCTION @extschema@.build_enhanced_prompt(
+    proposer_name text,
+    error_codes   text[] DEFAULT NULL,
+    work_order_id text   DEFAULT NULL)
+RETURNS TABLE (prompt text, version text, used text[])
+AS 'MODULE_PATHNAME', 'ap_build_enhanced_prompt'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.build_enhanced_prompt(text, text[], text) IS
+    'The work order''s prompt version with the live enhancements of error_codes appended (NULL: the proposer''s frequent codes), highest priority first, at most adaptive_prompts.max_enhancements. used lists CODE@N tokens (N = version; 0 = held out by a test); pass used and version back to record_work_order. Read-only (works on a hot standby).';
+
+CREATE FUNCTION @extschema@.approve_enhancement(enhancement_version_id bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_approve_enhancement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.approve_enhancement(bigint) IS
+    'Approve a pending_approval text for testing: it becomes testing and its A/B test against the live version (or no enhancement, for a new code) starts, or waits until the code''s open test has ended. Returns the new status.';
+
+CREATE FUNCTION @extschema@.reject_enhancement(enhancement_version_id bigint, reason text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_reject_enhancement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.reject_enhancement(bigint, text) IS
+    'Reject a pending_approval or testing text with a reason; a running A/B test of it is aborted.';
+
+CREATE FUNCTION @extschema@.rollback_enhancement(error_code text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_rollback_enhancement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.rollback_enhancement(text) IS
+    'Take the live text of an error code back (rolled_back) and make the version it replaced live again; returns that version number, 0 when the code now has no enhancement. Ends a running watch as rolled_back.';
+
+-- A/B tests ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.ab_test_arm(test_id bigint, work_order_id text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'ap_ab_test_arm'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.ab_test_arm(bigint, text) IS
+    'The arm, ''candidate'' or ''incumbent'', that a work order id gets in an A/B test (the same id always gets the same arm; no id: the incumbent).';
+
+CREATE FUNCTION @extschema@.abort_ab_test(test_id bigint, reason text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_abort_ab_test'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.abort_ab_test(bigint, text) IS
+    'Stop a running A/B test without a decision (status aborted, reason recorded); an enhancement candidate becomes rejected.';
+
+-- Effectiveness --------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.refresh_enhancement_stats()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_refresh_enhancement_stats'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.refresh_enhancement_stats() IS
+    'Derive prompt_enhancements.times_used from the logged work orders (each weighted 1/sample_rate, counting CODE@N with N > 0 and bare codes) and refill proposer_frequent_codes with each proposer''s 20 most frequent codes of the last 30 days. Off the hot path: run it from the worker or pg_cron. Returns the number of frequent-code rows.';
+
+CREATE FUNCTION @extschema@.analyze_enhancement_effectiveness(since interval DEFAULT '30 days')
+RETURNS TABLE (error_code text, current_text text, times_used bigint,
+               error_reduction_rate float8, recent_failures text[])
+AS 'MODULE_PATHNAME', 'ap_analyze_enhancement_effectiveness'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.analyze_enhancement_effectiveness(interval) IS
+    'Per live enhancement over the window: times_used (weighted work orders that used it), error_reduction_rate = 1 - rate_with / rate_without where a rate is weighted work orders with the code / weighted work orders (each logged row weighs 1/sample_rate; NULL without data), and up to 5 recent messages of the code, those despite the enhancement first.';
+
+CREATE FUNCTION @extschema@.get_common_unaddressed_errors(
+    min_occurrences integer  DEFAULT 5,
+    since           interval DEFAULT '30 days')
+RETURNS TABLE (error_code text, occurrence_count bigint)
+AS 'MODULE_PATHNAME', 'ap_get_common_unaddressed_errors'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.get_common_unaddressed_errors(integer, interval) IS
+    'Error codes of at least min_occurrences logged work orders in the window that have no live enhancement, no version pending approval or in testing, and no queued or running improvement job; most frequent first.';
+
+-- ---------------------------------------------------------------------------
+-- record_work_order skips the experiment and A/B lookups while nothing is
+-- open; these triggers tell every backend when that may have changed.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.ap_invalidate_activity()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ap_invalidate_activity'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.ap_invalidate_activity() IS
+    'Statement trigger: makes every backend re-check whether experiments or A/B tests are open after this transaction commits.';
+
+CREATE TRIGGER threshold_experiments_activity
+    AFTER INSERT OR DELETE OR UPDATE OF status, watching OR TRUNCATE
+    ON @extschema@.threshold_experiments
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
+
+CREATE TRIGGER ab_tests_activity
+    AFTER INSERT OR DELETE OR UPDATE OF status OR TRUNCATE
+    ON @extschema@.ab_tests
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
+
+-- ---------------------------------------------------------------------------
+-- Privileges: nothing for PUBLIC but the pure helpers.  A DBA grants USAGE
+-- on the schema and EXECUTE on the functions a role needs (see README).
+-- ---------------------------------------------------------------------------
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure
+          FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_depend d
+            ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND d.objid = p.oid AND d.deptype = 'e'
+          JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+         WHERE e.extname = 'adaptive_prompts'
+           AND p.proname NOT IN ('complexity_band', 'sanitize_typescript',
+                                 'sanitizer_excluded_codes')
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
