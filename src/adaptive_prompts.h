@@ -158,7 +158,7 @@ typedef struct WorkOrderFacts
 	text	   *prompt_version;		/* NULL when the caller gave none */
 	UsedEnhancement *enhancements_used;
 	int			enhancements_used_count;
-	ArrayType  *error_codes;		/* after sanitizer exclusion is NOT applied */
+	ArrayType  *error_codes;		/* after the sanitizer exclusion */
 } WorkOrderFacts;
 
 /* A running threshold experiment that counted the work order. */

@@ -436,9 +436,18 @@ make_result(FunctionCallInfo fcinfo, const char *outcome, bool logged,
 	Datum		values[RESULT_NATTS];
 	bool		nulls[RESULT_NATTS];
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	/* The row type is looked up once per call site and kept with it. */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old_context = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old_context);
+	}
 
 	memset(nulls, false, sizeof(nulls));
 	values[RESULT_OUTCOME] = CStringGetTextDatum(outcome);
@@ -559,6 +568,8 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	WindowState window = {0, 0.0};
 	WorkOrderFacts facts;
 	ExperimentCount experiment;
+	Datum		error_codes;
+	Datum		excluded_codes;
 	Datum		result;
 
 	AP_ENTER();
@@ -622,6 +633,15 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	window_record_attempt(proposer, band, outcome == OUTCOME_SUCCESS,
 						  improvement_rate, &window);
 
+	/* Codes a reported sanitizer change accounts for are not learned from. */
+	error_codes = PG_GETARG_DATUM(ARG_ERROR_CODES);
+	if (code_count > 0 && change_count > 0)
+		apply_sanitizer_exclusion(error_codes,
+								  PG_GETARG_DATUM(ARG_SANITIZER_CHANGES),
+								  &error_codes, &excluded_codes);
+	else
+		excluded_codes = PointerGetDatum(construct_empty_array(TEXTOID));
+
 	facts.proposer = proposer;
 	facts.score = score;
 	facts.band = band;
@@ -631,7 +651,7 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	facts.prompt_version = prompt_version;
 	facts.enhancements_used = used;
 	facts.enhancements_used_count = used_count;
-	facts.error_codes = PG_GETARG_ARRAYTYPE_P(ARG_ERROR_CODES);
+	facts.error_codes = DatumGetArrayTypeP(error_codes);
 	experiment_count_work_order(&facts, &experiment);
 	ab_count_work_order(&facts);
 
@@ -639,15 +659,6 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	{
 		Datum		values[17];
 		char		nulls[17];
-		Datum		error_codes = PG_GETARG_DATUM(ARG_ERROR_CODES);
-		Datum		excluded_codes;
-
-		if (code_count > 0 && change_count > 0)
-			apply_sanitizer_exclusion(error_codes,
-									  PG_GETARG_DATUM(ARG_SANITIZER_CHANGES),
-									  &error_codes, &excluded_codes);
-		else
-			excluded_codes = PointerGetDatum(construct_empty_array(TEXTOID));
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = PointerGetDatum(work_order_id);
