@@ -503,6 +503,8 @@ COMMENT ON FUNCTION @extschema@.sanitize_typescript(text) IS
 CREATE FUNCTION @extschema@.sanitizer_excluded_codes(changes text[])
 RETURNS text[]
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
+-- Granted to PUBLIC, which cannot read the map itself.
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(array_agg(DISTINCT m.error_code ORDER BY m.error_code), '{}')
