@@ -48,10 +48,10 @@ include $(PGXS)
 UNIT_CC ?= cc
 UNIT_CFLAGS = -O2 -g -std=c99 -Wall -Wextra -Werror -I$(srcdir)/src
 
-test/unit/stats.t: test/unit/test_stats.c src/stats.c src/stats.h
+test/unit/stats.t: test/unit/test_stats.c test/unit/tap.h src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c -lm
 
-test/unit/ab_decision.t: test/unit/test_ab_decision.c src/ab_decision.c src/ab_decision.h src/stats.c src/stats.h
+test/unit/ab_decision.t: test/unit/test_ab_decision.c test/unit/tap.h src/ab_decision.c src/ab_decision.h src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_ab_decision.c src/ab_decision.c src/stats.c -lm
 
 unit-tests: test/unit/stats.t test/unit/ab_decision.t

@@ -37,11 +37,11 @@ EXTRA_CLEAN += $(SANITIZER_CLEAN)
 tools/ts_sanitize: tools/ts_sanitize.c $(SANITIZER_CORE)
 	$(SANITIZER_CC) $(SANITIZER_CFLAGS) -o $@ tools/ts_sanitize.c src/ts_sanitizer.c
 
-test/sanitizer/unit: test/sanitizer/unit.c $(SANITIZER_CORE) $(SANITIZER_PROPERTIES)
+test/sanitizer/unit: test/sanitizer/unit.c test/unit/tap.h $(SANITIZER_CORE) $(SANITIZER_PROPERTIES)
 	$(SANITIZER_CC) $(SANITIZER_CFLAGS) -o $@ test/sanitizer/unit.c \
 		fuzz/sanitizer_properties.c src/ts_sanitizer.c
 
-test/sanitizer/corpus_unit: test/sanitizer/corpus_unit.c $(SANITIZER_CORE) $(SANITIZER_PROPERTIES)
+test/sanitizer/corpus_unit: test/sanitizer/corpus_unit.c test/unit/tap.h $(SANITIZER_CORE) $(SANITIZER_PROPERTIES)
 	$(SANITIZER_CC) $(SANITIZER_CFLAGS) -o $@ test/sanitizer/corpus_unit.c \
 		fuzz/sanitizer_properties.c src/ts_sanitizer.c
 

@@ -31,17 +31,6 @@ WORK=$(mktemp -d)
 chmod 755 "$WORK"
 trap 'rm -rf "$WORK"; ap_stop_cluster' EXIT
 
-set_conf() {
-	local name=$1 value=$2 i
-	ap_psql -d postgres -c "ALTER SYSTEM SET $name = '$value'" -c "SELECT pg_reload_conf()" >/dev/null
-	for i in $(seq 1 50); do
-		[[ $(ap_psql -d postgres -tA -c "SHOW $name") == "$value" ]] && return 0
-		sleep 0.1
-	done
-	echo "$name did not become $value" >&2
-	return 1
-}
-
 ap_log "drawing $EXPERIMENTS x 60 outcomes per rate (seed $SEED)"
 python3 "$AP_ROOT/bench/decision_quality.py" draws "$SEED" "$EXPERIMENTS" 60 "${RATES[@]}" >"$WORK/draws.csv"
 
@@ -84,13 +73,13 @@ END
 SQL
 
 for rule in "${RULES[@]}"; do
-	set_conf adaptive_prompts.decision_rule "$rule"
+	ap_set_config adaptive_prompts.decision_rule "$rule"
 	ap_log "rule $rule"
 	start=$(date +%s.%N)
 	ap_psql -d "$DB" -c "CALL run_rule('$rule')"
 	echo "  $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s" >&2
 done
-ap_psql -d postgres -c "ALTER SYSTEM RESET adaptive_prompts.decision_rule" -c "SELECT pg_reload_conf()" >/dev/null
+ap_reset_config adaptive_prompts.decision_rule
 
 ap_psql -d "$DB" -c "\copy (SELECT rule, rate, experiment, status, samples FROM outcomes
     ORDER BY rule, rate, experiment) TO '$WORK/outcomes.csv' WITH (FORMAT csv, HEADER)"

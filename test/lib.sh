@@ -122,6 +122,28 @@ ap_psql() { "$AP_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
 # Reload the configuration after ALTER SYSTEM.
 ap_reload() { ap_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null; sleep 0.3; }
 
+# ap_set_config NAME VALUE: set a reload-level setting with ALTER SYSTEM,
+# reload, and wait until new sessions see VALUE (SHOW NAME).
+ap_set_config() {
+	local name=$1 value=$2
+	ap_psql -d postgres -c "ALTER SYSTEM SET $name = '$value'" -c "SELECT pg_reload_conf()" >/dev/null || return 1
+	for _ in $(seq 50); do
+		[[ $(ap_psql -d postgres -tA -c "SHOW $name") == "$value" ]] && return 0
+		sleep 0.1
+	done
+	echo "setting $name did not reach $value" >&2
+	return 1
+}
+
+# ap_reset_config NAME...: ALTER SYSTEM RESET each setting, then reload.
+ap_reset_config() {
+	local name
+	for name; do
+		ap_psql -d postgres -c "ALTER SYSTEM RESET $name" >/dev/null || return 1
+	done
+	ap_reload
+}
+
 ap_setup() {
 	# One test run at a time installs into and uses this machine's
 	# PostgreSQL: the lock is held until the calling script exits.

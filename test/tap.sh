@@ -1,5 +1,21 @@
 # TAP helpers for integration scripts (sourced).  The harness exports
 # PGHOST, PGPORT and PGUSER of the throwaway cluster.
+#
+#   ok STATUS NAME          passes when STATUS is 0: `[[ ... ]]; ok $? NAME`
+#   is GOT EXPECTED NAME    passes when GOT equals EXPECTED
+#   note [TEXT]             TEXT (or standard input) as "# " diagnostics
+#   done_testing            prints the plan; fails when a test failed
+#   new_database NAME       a fresh database, dropped at exit; sets PGDATABASE
+#   at_exit COMMAND         runs COMMAND at exit (the latest first)
+#   q SQL                   one statement in PGDATABASE, unaligned output
+#   set_config NAME VALUE   ALTER SYSTEM SET, reload, wait until it is seen
+#   reset_config NAME       ALTER SYSTEM RESET and reload
+#
+# ok and is return 0 when the test passed, so that a script can add
+# diagnostics: `is "$got" 1 "name" || note "$details"`.
+# Also sources test/lib.sh (AP_PG_BIN, ap_psql, ap_as_owner, ...).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set +e
 set -uo pipefail
 
 TAP_COUNT=0
@@ -14,6 +30,7 @@ ok() {
 	else
 		TAP_FAILED=$((TAP_FAILED + 1))
 		echo "not ok $TAP_COUNT - $name"
+		return 1
 	fi
 }
 
@@ -25,6 +42,17 @@ is() {
 		ok 1 "$3"
 		echo "#   got:      '$1'"
 		echo "#   expected: '$2'"
+		return 1
+	fi
+}
+
+# note TEXT...: print TEXT as TAP diagnostics, each line prefixed by "# ";
+# without arguments, print standard input that way.
+note() {
+	if (($#)); then
+		printf '%s\n' "$*" | sed 's/^/# /'
+	else
+		sed 's/^/# /'
 	fi
 }
 
@@ -33,29 +61,38 @@ done_testing() {
 	((TAP_FAILED == 0))
 }
 
+# at_exit COMMAND: eval COMMAND when the script exits, after the commands
+# registered later.  The script's exit status is kept.
+TAP_AT_EXIT=()
+at_exit() {
+	TAP_AT_EXIT=("$1" "${TAP_AT_EXIT[@]}")
+	trap tap_run_at_exit EXIT
+}
+tap_run_at_exit() {
+	local command
+	for command in "${TAP_AT_EXIT[@]}"; do
+		eval "$command"
+	done
+}
+
+drop_database() {
+	local db
+	for db; do
+		"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+	done
+}
+
 # A fresh database for one script, dropped at exit.
 new_database() {
 	TAP_DB=$1
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $TAP_DB" -c "CREATE DATABASE $TAP_DB"
-	trap '"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $TAP_DB WITH (FORCE)" >/dev/null 2>&1' EXIT
+	at_exit "drop_database $TAP_DB"
 	export PGDATABASE=$TAP_DB
 }
 
 q() { "${PSQL[@]}" -c "$1"; }
 
-# Set a reload-level setting and wait until new sessions see it.
-set_config() {
-	local name=$1 value=$2
-	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET $name = '$value'" -c "SELECT pg_reload_conf()" >/dev/null
-	for _ in $(seq 50); do
-		[[ $(q "SHOW $name") == "$value" ]] && return 0
-		sleep 0.1
-	done
-	echo "# setting $name did not reach $value"
-	return 1
-}
+# Thin wrappers of test/lib.sh's ap_set_config and ap_reset_config.
+set_config() { ap_set_config "$1" "$2"; }
 
-reset_config() {
-	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM RESET $1" -c "SELECT pg_reload_conf()" >/dev/null
-	sleep 0.3
-}
+reset_config() { ap_reset_config "$1"; }

@@ -7,18 +7,14 @@
 # orders, and that the live version is the one the decision left.
 #
 # Run by test/run (TAP output) with PGHOST, PGPORT and PGUSER set.
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../tap.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 
-db=ap_ab_race
+new_database ap_ab_race
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-psql_db() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
+at_exit 'rm -rf "$work"'
 
-echo "1..6"
-
-"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-psql_db >/dev/null <<'SQL'
+"${PSQL[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION adaptive_prompts;
 SELECT register_proposer('race', 0.5, 1);
 SELECT set_enhancement('TS2345', 'Check argument types.');
@@ -33,43 +29,27 @@ cat >"$work/record.sql" <<'SQL'
 SELECT (record_work_order('race', 0.5, 2, CASE WHEN x.has_code THEN 1 ELSE 0 END, false, CASE WHEN x.has_code THEN '{TS2345}'::text[] ELSE '{}' END, '[]', b.version, b.used, '{}', x.id)).outcome FROM (SELECT 'wo-' || nextval('work_order_ids') AS id, random() AS r) s CROSS JOIN LATERAL build_enhanced_prompt('race', '{TS2345}', s.id) b CROSS JOIN LATERAL (SELECT s.id, s.r < CASE WHEN b.used = '{TS2345@2}' THEN 0.1 ELSE 0.5 END AS has_code) x;
 SQL
 
-if "$AP_PG_BIN/pgbench" -n -c 4 -j 2 -t 100 -f "$work/record.sql" "$db" >"$work/pgbench.log" 2>&1; then
-	echo "ok 1 - 400 concurrent work orders recorded without a failure"
-else
-	echo "not ok 1 - 400 concurrent work orders recorded without a failure"
-	sed 's/^/# /' "$work/pgbench.log"
-fi
+"$AP_PG_BIN/pgbench" -n -c 4 -j 2 -t 100 -f "$work/record.sql" >"$work/pgbench.log" 2>&1
+ok $? "400 concurrent work orders recorded without a failure" || note <"$work/pgbench.log"
 
-check() {
-	local n=$1 description=$2 query=$3 expected=$4 got
-	got=$(psql_db -c "$query" 2>&1)
-	if [[ $got == "$expected" ]]; then
-		echo "ok $n - $description"
-	else
-		echo "not ok $n - $description"
-		echo "#   got: $got"
-		echo "#   expected: $expected"
-	fi
-}
-
-check 2 "the test was decided" \
-	"SELECT status <> 'running' FROM ab_tests WHERE subject = 'TS2345'" t
-check 3 "exactly once, at the checkpoint: the smaller arm has exactly checkpoint x sample_size" \
-	"SELECT least(candidate_work_orders, incumbent_work_orders) = checkpoint * sample_size
-	   FROM ab_tests WHERE subject = 'TS2345'" t
-check 4 "one line of decision_reason per check (and one for the watch)" \
-	"SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1)
+is "$(q "SELECT status <> 'running' FROM ab_tests WHERE subject = 'TS2345'")" t \
+	"the test was decided"
+is "$(q "SELECT least(candidate_work_orders, incumbent_work_orders) = checkpoint * sample_size
+	   FROM ab_tests WHERE subject = 'TS2345'")" t \
+	"exactly once, at the checkpoint: the smaller arm has exactly checkpoint x sample_size"
+is "$(q "SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1)
 	        = checkpoint + (status IN ('promoted', 'rolled_back'))::int
-	   FROM ab_tests WHERE subject = 'TS2345'" t
-check 5 "the watch counted at most sample_size work orders, and ended at exactly sample_size" \
-	"SELECT watch_work_orders <= sample_size
+	   FROM ab_tests WHERE subject = 'TS2345'")" t \
+	"one line of decision_reason per check (and one for the watch)"
+is "$(q "SELECT watch_work_orders <= sample_size
 	        AND (status NOT IN ('promoted', 'rolled_back') OR watch_work_orders = sample_size)
-	   FROM ab_tests WHERE subject = 'TS2345'" t
-check 6 "the live version and the history agree with the decision" \
-	"SELECT (SELECT version FROM prompt_enhancements WHERE error_code = 'TS2345')
+	   FROM ab_tests WHERE subject = 'TS2345'")" t \
+	"the watch counted at most sample_size work orders, and ended at exactly sample_size"
+is "$(q "SELECT (SELECT version FROM prompt_enhancements WHERE error_code = 'TS2345')
 	        = CASE WHEN t.status IN ('watching', 'promoted') THEN 2 ELSE 1 END
 	        AND (SELECT count(*) FROM version_history WHERE ab_test_id = t.id)
 	            = CASE t.status WHEN 'rejected' THEN 0 WHEN 'rolled_back' THEN 2 ELSE 1 END
-	   FROM ab_tests t WHERE subject = 'TS2345'" t
+	   FROM ab_tests t WHERE subject = 'TS2345'")" t \
+	"the live version and the history agree with the decision"
 
-"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
+done_testing

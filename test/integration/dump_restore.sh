@@ -23,7 +23,7 @@ dump=$(mktemp)
 pg_dump -d ap_dump_source -f "$dump"
 ok $? "pg_dump succeeds"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ap_dump_target" -c "CREATE DATABASE ap_dump_target" >/dev/null
-trap '"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ap_dump_source WITH (FORCE)" -c "DROP DATABASE IF EXISTS ap_dump_target WITH (FORCE)" >/dev/null 2>&1; rm -f "$dump"' EXIT
+at_exit 'drop_database ap_dump_target; rm -f "$dump"'
 "${PSQL[@]}" -d ap_dump_target -f "$dump" >/dev/null 2>"$dump.err"
 ok $? "the dump restores without errors"
 [[ -s $dump.err ]] && sed 's/^/# /' "$dump.err" | head -5

@@ -15,38 +15,24 @@
 # Needs PGHOST/PGPORT/PGUSER of a running cluster with the extension
 # installed (test/run provides them).  Uses its own database.
 
-source "$(dirname "$0")/../lib.sh"
-set +e
+source "$(dirname "$0")/../tap.sh"
 
-DB=ap_experiment_concurrency
+new_database ap_experiment_concurrency
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"; ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1' EXIT
+at_exit 'rm -rf "$WORK"'
 
-n=0
-is() {
-	n=$((n + 1))
-	if [[ "$1" == "$2" ]]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		echo "#   got: '$1'"
-		echo "#  want: '$2'"
-	fi
-}
-q() { ap_psql -d "$DB" -tA -c "$1" 2>&1; }
 bench() {
 	# bench NAME pgbench-arguments...: run pgbench, keep its output.
 	local name=$1
 	shift
-	"$AP_PG_BIN/pgbench" -n -c 4 -j 2 --random-seed=20240229 "$@" "$DB" \
+	"$AP_PG_BIN/pgbench" -n -c 4 -j 2 --random-seed=20240229 "$@" \
 		>"$WORK/$name.out" 2>&1
 	echo $?
 }
 processed() { sed -n 's/^number of transactions actually processed: \([0-9/]*\).*/\1/p' "$WORK/$1.out"; }
 failed() { sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/$1.out"; }
 
-ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-ap_psql -d "$DB" >/dev/null <<'SQL'
+"${PSQL[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION adaptive_prompts;
 SELECT register_proposer('mini', 0.3, 1);
 SELECT register_proposer('strong', 0.9, 10);
@@ -223,7 +209,7 @@ is "$(q "SELECT CASE
 q "SELECT register_proposer('q', 0.3, 5)" >/dev/null
 # The holder changes q's threshold and keeps its transaction open until
 # another session waits for a lock.
-PGAPPNAME=holder ap_psql -d "$DB" -c "DO \$\$
+PGAPPNAME=holder "${PSQL[@]}" -c "DO \$\$
 BEGIN
     PERFORM set_threshold('q', 0.35);
     FOR i IN 1 .. 600 LOOP
@@ -236,7 +222,7 @@ for i in $(seq 1 200); do
 	[[ $(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND wait_event = 'PgSleep'") == 1 ]] && break
 	sleep 0.05
 done
-is "$(q "SELECT propose_threshold_increase('q', 0.4)" | sed -n 's/^ERROR: *//p')" \
+is "$(q "SELECT propose_threshold_increase('q', 0.4)" 2>&1 | sed -n 's/^ERROR: *//p')" \
 	'the complexity threshold of proposer "q" changed from 0.3 to 0.35 while the experiment was being started' \
 	"a proposal that read a threshold changed before it could lock it fails (40001)"
 wait "$holder"
@@ -246,5 +232,5 @@ is "$(q "SELECT propose_threshold_increase('q', 0.4) IS NOT NULL")" t "a retry s
 is "$(q "SELECT old_threshold FROM threshold_experiments WHERE proposer_name = 'q' AND status = 'running'")" 0.35 \
 	"from the new threshold"
 
-echo "# p3 experiments by status: $(q "SELECT string_agg(status || ' ' || c, ', ' ORDER BY status) FROM (SELECT status, count(*) AS c FROM threshold_experiments WHERE proposer_name = 'p3' GROUP BY status) s")"
-echo "1..$n"
+note "p3 experiments by status: $(q "SELECT string_agg(status || ' ' || c, ', ' ORDER BY status) FROM (SELECT status, count(*) AS c FROM threshold_experiments WHERE proposer_name = 'p3' GROUP BY status) s")"
+done_testing

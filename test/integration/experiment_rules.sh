@@ -7,43 +7,10 @@
 # Changes the cluster's configuration with ALTER SYSTEM and resets it at
 # exit.  Needs PGHOST/PGPORT/PGUSER of a running cluster (test/run).
 
-source "$(dirname "$0")/../lib.sh"
-set +e
+source "$(dirname "$0")/../tap.sh"
 
-DB=ap_experiment_rules
-
-cleanup() {
-	ap_psql -d postgres -c "ALTER SYSTEM RESET adaptive_prompts.decision_rule" \
-		-c "ALTER SYSTEM RESET adaptive_prompts.sprt_delta" >/dev/null 2>&1
-	ap_psql -d postgres -c "SELECT pg_reload_conf()" >/dev/null 2>&1
-	ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
-}
-trap cleanup EXIT
-
-n=0
-is() {
-	n=$((n + 1))
-	if [[ "$1" == "$2" ]]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		echo "#   got: '$1'"
-		echo "#  want: '$2'"
-	fi
-}
-q() { ap_psql -d "$DB" -tA -c "$1" 2>&1; }
-
-# Set a reload-level setting and wait until new sessions see it.
-set_conf() {
-	local name=$1 value=$2 i
-	ap_psql -d postgres -c "ALTER SYSTEM SET $name = '$value'" -c "SELECT pg_reload_conf()" >/dev/null
-	for i in $(seq 1 50); do
-		[[ $(ap_psql -d postgres -tA -c "SHOW $name") == "$value" ]] && return 0
-		sleep 0.1
-	done
-	echo "# $name did not become $value" >&2
-	return 1
-}
+new_database ap_experiment_rules
+at_exit 'ap_reset_config adaptive_prompts.decision_rule adaptive_prompts.sprt_delta >/dev/null 2>&1'
 
 # feed PATTERN [SCORE]: record work orders for 'mini' in order (S success,
 # F failure) with record_work_order; prints the status after the last one.
@@ -59,19 +26,18 @@ started_rule() {
 }
 abort() { q "SELECT abort_experiment('$1', 'next test')" >/dev/null; }
 
-ap_psql -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-ap_psql -d "$DB" -c "CREATE EXTENSION adaptive_prompts" \
+"${PSQL[@]}" -c "CREATE EXTENSION adaptive_prompts" \
 	-c "SELECT register_proposer('mini', 0.3, 1)" \
 	-c "SELECT register_proposer('strong', 0.9, 10)" >/dev/null
 
-is "$(q "SET adaptive_prompts.decision_rule = 'wilson'" | sed -n 's/^ERROR: *//p')" \
+is "$(q "SET adaptive_prompts.decision_rule = 'wilson'" 2>&1 | sed -n 's/^ERROR: *//p')" \
 	'parameter "adaptive_prompts.decision_rule" cannot be changed now' \
 	"no session can SET the decision rule (reload level)"
 
 # ---------------------------------------------------------------------------
 # wilson
 # ---------------------------------------------------------------------------
-set_conf adaptive_prompts.decision_rule wilson
+set_config adaptive_prompts.decision_rule wilson
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 is "$(started_rule "$exp")" "wilson - - -" "the wilson rule is copied onto the experiment"
 is "$(feed SSSSSSSSSSSSSSSSSSSSSFFFF)" running "21 successes and 4 failures: still running"
@@ -79,7 +45,7 @@ is "$(feed F)" rejected "21/30 cannot pass the Wilson rule: the fifth failure re
 is "$(q "SELECT current_sample_count || ' ' || (decision_reason ~ 'rule wilson: 26 of 30 successes needed') FROM threshold_experiments WHERE id = '$exp'")" \
 	"26 true" "rejected at 26 samples with the rule in the reason"
 is "$(q "SELECT complexity_threshold FROM proposers WHERE name = 'mini'")" 0.3 "the threshold is unchanged"
-is "$(q "SELECT propose_threshold_increase('mini', 0.4, 30, 1.0)" | sed -n 's/^ERROR: *//p')" \
+is "$(q "SELECT propose_threshold_increase('mini', 0.4, 30, 1.0)" 2>&1 | sed -n 's/^ERROR: *//p')" \
 	"confidence 1 can never be reached with sample_size 30 under decision rule wilson" \
 	"a confidence the Wilson bound can never reach is refused"
 
@@ -90,7 +56,7 @@ abort "$exp"
 # ---------------------------------------------------------------------------
 # sprt
 # ---------------------------------------------------------------------------
-set_conf adaptive_prompts.decision_rule sprt
+set_config adaptive_prompts.decision_rule sprt
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 is "$(started_rule "$exp")" "sprt 0.1 0.05 0.2" "the sprt rule and its parameters are copied onto the experiment"
 is "$(feed SSSSSSSSS)" running "nine straight successes: still running"
@@ -98,34 +64,34 @@ is "$(feed S)" promoted "the tenth straight success crosses the upper boundary"
 abort "$exp"
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 is "$(feed FFF)" rejected "three straight failures cross the lower boundary"
-is "$(q "SELECT propose_threshold_increase('mini', 0.4, 30, 0.95)" | sed -n 's/^ERROR: *//p')" \
+is "$(q "SELECT propose_threshold_increase('mini', 0.4, 30, 0.95)" 2>&1 | sed -n 's/^ERROR: *//p')" \
 	"confidence 0.95 cannot be tested by the sequential test" \
 	"the SPRT refuses a confidence whose upper hypothesis exceeds 1"
-set_conf adaptive_prompts.sprt_delta 0.05
+set_config adaptive_prompts.sprt_delta 0.05
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 is "$(started_rule "$exp")" "sprt 0.05 0.05 0.2" "sprt_delta is copied when the experiment starts"
 
 # ---------------------------------------------------------------------------
 # A reload does not change a running decision
 # ---------------------------------------------------------------------------
-set_conf adaptive_prompts.sprt_delta 0.1
+set_config adaptive_prompts.sprt_delta 0.1
 # The running experiment keeps delta 0.05: with p0 0.65 and p1 0.75 ten
 # straight successes are not yet enough (10 log(0.75/0.65) < log 16).
 is "$(feed SSSSSSSSSS)" running "a running SPRT keeps the delta it started with"
 abort "$exp"
 
-set_conf adaptive_prompts.decision_rule threshold
+set_config adaptive_prompts.decision_rule threshold
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 is "$(started_rule "$exp")" "threshold - - -" "the default rule is copied onto the experiment"
-set_conf adaptive_prompts.decision_rule wilson
+set_config adaptive_prompts.decision_rule wilson
 is "$(feed SSSSSSSSSSSSSSSSSSSSSFFFFFFFFF)" promoted \
 	"21/30 promotes an experiment started under the threshold rule after a reload to wilson"
 abort "$exp"
 
-set_conf adaptive_prompts.decision_rule sprt
+set_config adaptive_prompts.decision_rule sprt
 exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
-set_conf adaptive_prompts.decision_rule threshold
+set_config adaptive_prompts.decision_rule threshold
 is "$(feed SSSSSSSSSS)" promoted "an experiment started under sprt still decides at the tenth success after a reload"
 abort "$exp"
 
-echo "1..$n"
+done_testing

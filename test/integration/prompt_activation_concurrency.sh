@@ -7,18 +7,14 @@
 # one ends with the version that is active.
 #
 # Run by test/run (TAP output) with PGHOST, PGPORT and PGUSER set.
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../tap.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 
-db=ap_activation_race
+new_database ap_activation_race
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-psql_db() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
+at_exit 'rm -rf "$work"'
 
-echo "1..7"
-
-"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-psql_db >/dev/null <<'SQL'
+"${PSQL[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION adaptive_prompts;
 SELECT register_proposer('race', 0.5, 1);
 SELECT register_proposer('race-new', 0.5, 2);
@@ -40,51 +36,35 @@ cat >"$work/register.sql" <<'SQL'
 SELECT register_prompt_version('race-new', 'race-new/' || gen_random_uuid(), 'New prompt', NULL, true);
 SQL
 
-if "$AP_PG_BIN/pgbench" -n -c 2 -j 2 -t 400 \
+"$AP_PG_BIN/pgbench" -n -c 2 -j 2 -t 400 \
 	-f "$work/activate.sql@6" -f "$work/rollback.sql@2" -f "$work/register.sql@2" \
-	"$db" >"$work/pgbench.log" 2>&1; then
-	echo "ok 1 - 800 concurrent activations, registrations and rollbacks all succeed"
-else
-	echo "not ok 1 - 800 concurrent activations, registrations and rollbacks all succeed"
-	sed 's/^/# /' "$work/pgbench.log"
-fi
+	>"$work/pgbench.log" 2>&1
+ok $? "800 concurrent activations, registrations and rollbacks all succeed" || note <"$work/pgbench.log"
 
-check() {
-	local n=$1 description=$2 query=$3 expected=$4 got
-	got=$(psql_db -c "$query" 2>&1)
-	if [[ $got == "$expected" ]]; then
-		echo "ok $n - $description"
-	else
-		echo "not ok $n - $description"
-		echo "#   got: $got"
-		echo "#   expected: $expected"
-	fi
-}
-
-check 2 "no proposer has two active versions" \
-	"SELECT count(*) FROM (SELECT proposer_name FROM prompt_versions WHERE is_active
-	   GROUP BY proposer_name HAVING count(*) > 1) x" 0
-check 3 "the proposer that started with none has exactly one active version" \
-	"SELECT count(*) FROM prompt_versions WHERE proposer_name = 'race-new' AND is_active" 1
-check 4 "the changes were recorded (at least one per registration)" \
-	"SELECT count(*) >= (SELECT count(*) FROM prompt_versions WHERE proposer_name = 'race-new')
-	   FROM version_history WHERE subject = 'race-new'" t
-check 5 "the changes were serialized: each starts from the version the previous one ended with" \
-	"SELECT count(*) FROM (SELECT old_version, lag(new_version) OVER w AS previous,
+is "$(q "SELECT count(*) FROM (SELECT proposer_name FROM prompt_versions WHERE is_active
+	   GROUP BY proposer_name HAVING count(*) > 1) x")" 0 \
+	"no proposer has two active versions"
+is "$(q "SELECT count(*) FROM prompt_versions WHERE proposer_name = 'race-new' AND is_active")" 1 \
+	"the proposer that started with none has exactly one active version"
+is "$(q "SELECT count(*) >= (SELECT count(*) FROM prompt_versions WHERE proposer_name = 'race-new')
+	   FROM version_history WHERE subject = 'race-new'")" t \
+	"the changes were recorded (at least one per registration)"
+is "$(q "SELECT count(*) FROM (SELECT old_version, lag(new_version) OVER w AS previous,
 	                              row_number() OVER w AS n
 	                         FROM version_history WHERE kind = 'prompt_version'
 	                       WINDOW w AS (PARTITION BY subject ORDER BY id)) h
-	  WHERE n > 1 AND old_version IS DISTINCT FROM previous" 0
-check 6 "the last change of each proposer ends with its active version" \
-	"SELECT count(*) FROM (SELECT DISTINCT ON (subject) subject, new_version
+	  WHERE n > 1 AND old_version IS DISTINCT FROM previous")" 0 \
+	"the changes were serialized: each starts from the version the previous one ended with"
+is "$(q "SELECT count(*) FROM (SELECT DISTINCT ON (subject) subject, new_version
 	                         FROM version_history ORDER BY subject, id DESC) last
 	   LEFT JOIN prompt_versions v ON v.proposer_name = last.subject AND v.is_active
-	  WHERE last.new_version IS DISTINCT FROM v.version" 0
-check 7 "replaced_version of the active version is the one before it in the history" \
-	"SELECT count(*) FROM prompt_versions v
+	  WHERE last.new_version IS DISTINCT FROM v.version")" 0 \
+	"the last change of each proposer ends with its active version"
+is "$(q "SELECT count(*) FROM prompt_versions v
 	   JOIN version_history h ON h.subject = v.proposer_name AND h.new_version = v.version
 	  WHERE v.is_active AND h.action = 'activated'
 	    AND h.id = (SELECT max(id) FROM version_history WHERE subject = v.proposer_name)
-	    AND v.replaced_version IS DISTINCT FROM h.old_version" 0
+	    AND v.replaced_version IS DISTINCT FROM h.old_version")" 0 \
+	"replaced_version of the active version is the one before it in the history"
 
-"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
+done_testing

@@ -5,26 +5,18 @@
 #
 # Run by test/run (TAP output) with PGHOST, PGPORT and PGUSER set; starts
 # a standby of test/run's cluster with pg_basebackup and stops it at exit.
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../tap.sh"
 export PGOPTIONS="-c client_min_messages=warning"
 
-db=ap_standby
+new_database ap_standby
 standby_dir=$(mktemp -d /tmp/adaptive_prompts_standby.XXXXXX)
 chown "$AP_CLUSTER_USER" "$standby_dir"
 standby_port=$(ap_free_port)
-cleanup() {
-	ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-	rm -rf "$standby_dir"
-	"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-primary() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
-standby() { "$AP_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h "$standby_dir" -p "$standby_port" -d "$db" "$@"; }
+# Runs before the database is dropped (at_exit runs the latest first).
+at_exit 'ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$standby_dir"'
+standby() { "${PSQL[@]}" -h "$standby_dir" -p "$standby_port" -c "$1"; }
 
-echo "1..5"
-
-"$AP_PG_BIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-primary >/dev/null <<'SQL'
+"${PSQL[@]}" >/dev/null <<'SQL'
 CREATE EXTENSION adaptive_prompts;
 SELECT register_proposer('standby-model', 0.5, 1);
 SELECT register_prompt_version('standby-model', 'standby-model/v1', 'Prompt one.', NULL, true);
@@ -46,18 +38,17 @@ port = $standby_port
 unix_socket_directories = '$standby_dir'
 listen_addresses = ''
 CONF
-if ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/standby.log" -w -t 60 start >/dev/null; then
-	echo "ok 1 - a hot standby of the cluster is running"
-else
-	echo "not ok 1 - a hot standby of the cluster is running"
-	sed 's/^/# /' "$standby_dir/standby.log" || true
+ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/standby.log" -w -t 60 start >/dev/null
+if ! ok $? "a hot standby of the cluster is running"; then
+	note <"$standby_dir/standby.log"
+	done_testing
 	exit 1
 fi
 
 # Wait until the standby has replayed everything the primary wrote.
-target=$(primary -c "SELECT pg_current_wal_lsn()")
+target=$(q "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 100); do
-	[[ $(standby -c "SELECT pg_last_wal_replay_lsn() >= '$target'" 2>/dev/null) == t ]] && break
+	[[ $(standby "SELECT pg_last_wal_replay_lsn() >= '$target'" 2>/dev/null) == t ]] && break
 	sleep 0.1
 done
 
@@ -65,35 +56,23 @@ query="SELECT string_agg(b.version || ' ' || b.used::text || ' ' || md5(b.prompt
          FROM generate_series(1, 40) g,
               build_enhanced_prompt('standby-model', CASE WHEN g % 2 = 0 THEN NULL ELSE '{TS2345,TS7006}' END::text[],
                                     'wo-' || g) b"
-on_primary=$(primary -c "$query")
-on_standby=$(standby -c "$query" 2>&1)
-if [[ -n $on_primary && $on_primary == "$on_standby" ]]; then
-	echo "ok 2 - build_enhanced_prompt on the standby returns what it returns on the primary"
-else
-	echo "not ok 2 - build_enhanced_prompt on the standby returns what it returns on the primary"
-	diff <(echo "$on_primary") <(echo "$on_standby") | sed 's/^/# /'
-fi
+on_primary=$(q "$query")
+on_standby=$(standby "$query" 2>&1)
+[[ -n $on_primary && $on_primary == "$on_standby" ]]
+ok $? "build_enhanced_prompt on the standby returns what it returns on the primary" ||
+	diff <(echo "$on_primary") <(echo "$on_standby") | note
 
-if [[ $(echo "$on_standby" | cut -d' ' -f1 | sort -u | wc -l) == 2 &&
-	$(echo "$on_standby" | grep -c 'TS2345@2') -gt 0 && $(echo "$on_standby" | grep -c 'TS2345@1') -gt 0 ]]; then
-	echo "ok 3 - including the arms of the running prompt and enhancement tests"
-else
-	echo "not ok 3 - including the arms of the running prompt and enhancement tests"
-	echo "$on_standby" | sed 's/^/# /'
-fi
+[[ $(echo "$on_standby" | cut -d' ' -f1 | sort -u | wc -l) == 2 &&
+	$(echo "$on_standby" | grep -c 'TS2345@2') -gt 0 && $(echo "$on_standby" | grep -c 'TS2345@1') -gt 0 ]]
+ok $? "including the arms of the running prompt and enhancement tests" || note "$on_standby"
 
 query="SELECT string_agg(version || ' ' || md5(base_prompt), ',' ORDER BY g)
          FROM generate_series(1, 20) g, get_active_prompt_version('standby-model', 'wo-' || g)"
-if [[ $(primary -c "$query") == "$(standby -c "$query" 2>&1)" ]]; then
-	echo "ok 4 - get_active_prompt_version on the standby returns what it returns on the primary"
-else
-	echo "not ok 4 - get_active_prompt_version on the standby returns what it returns on the primary"
-fi
+is "$(standby "$query" 2>&1)" "$(q "$query")" \
+	"get_active_prompt_version on the standby returns what it returns on the primary"
 
-writer=$(standby -c "SELECT set_enhancement('TS7006', 'x')" 2>&1 || true)
-if [[ $writer == *"read-only transaction"* || $writer == *"recovery is in progress"* ]]; then
-	echo "ok 5 - a writer fails on the standby"
-else
-	echo "not ok 5 - a writer fails on the standby"
-	echo "# $writer"
-fi
+writer=$(standby "SELECT set_enhancement('TS7006', 'x')" 2>&1)
+[[ $writer == *"read-only transaction"* || $writer == *"recovery is in progress"* ]]
+ok $? "a writer fails on the standby" || note "$writer"
+
+done_testing

@@ -11,7 +11,7 @@ record() {
 for db in ap_sampling_a ap_sampling_b; do
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 done
-trap '"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ap_sampling_a" -c "DROP DATABASE IF EXISTS ap_sampling_b" >/dev/null 2>&1' EXIT
+at_exit 'drop_database ap_sampling_a ap_sampling_b'
 a=$(record ap_sampling_a)
 b=$(record ap_sampling_b)
 is "${#a}" 4000 "4,000 decisions were recorded"

@@ -58,6 +58,9 @@ out=$("${PSQL[@]}" -U ap_app -c "SET adaptive_prompts.success_sample_rate = 1" 2
 [[ $out == *"cannot be changed now"* ]]; ok $? "nor change the sample rate in its session"
 out=$("${PSQL[@]}" -U ap_app -c "SET adaptive_prompts.window_size = 5" 2>&1)
 [[ $out == *"cannot be changed now"* ]]; ok $? "nor the window size"
+out=$("${PSQL[@]}" -U ap_app -c "SELECT complexity_band(0.3), sanitizer_excluded_codes('{unquoted_module_declarations}'),
+                                   (sanitize_typescript('const a = “x”;')).changes_made" 2>&1)
+is "$out" "0.3-0.4|{TS1443,TS2819}|{smart_double_quotes}" "the pure helpers work for a role without grants"
 q "DROP OWNED BY ap_app" >/dev/null
 q "DROP ROLE ap_app" >/dev/null
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/tap.h"
+
 /*
  * qsort comparator for file names.
  */
@@ -62,7 +64,6 @@ main(int argc, char **argv)
 	size_t		count = 0;
 	size_t		cap = 0;
 	size_t		i;
-	int			failures = 0;
 
 	if (d == NULL)
 	{
@@ -90,10 +91,11 @@ main(int argc, char **argv)
 	}
 	qsort(names, count, sizeof(char *), compare_names);
 
-	printf("1..%zu\n", count);
+	tap_plan(count);
 	for (i = 0; i < count; i++)
 	{
 		char		path[4096];
+		char		name[4096 + 512];
 		size_t		len = 0;
 		unsigned char *data;
 		const char *failure;
@@ -104,12 +106,12 @@ main(int argc, char **argv)
 			failure = "cannot read the file";
 		else
 			failure = sanitizer_check_properties(data, len);
-		printf("%s %zu - fuzz corpus %s%s%s\n", failure ? "not ok" : "ok", i + 1,
-			   names[i], failure ? ": " : "", failure ? failure : "");
-		failures += failure != NULL;
+		snprintf(name, sizeof(name), "fuzz corpus %s%s%s",
+				 names[i], failure ? ": " : "", failure ? failure : "");
+		ok(failure == NULL, name);
 		free(data);
 		free(names[i]);
 	}
 	free(names);
-	return failures ? 1 : 0;
+	return tap_exit_status();
 }

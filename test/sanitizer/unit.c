@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/tap.h"
+
 /* The characters the fixes are about, as UTF-8 string literals. */
 #define LDQ "\xE2\x80\x9C"		/* “ */
 #define RDQ "\xE2\x80\x9D"		/* ” */
@@ -183,25 +185,6 @@ static const test_case cases[] = {
 	{"truncated dash at the end", "x = a \xE2\x80", NULL, 0},
 };
 
-static int	test_number = 0;
-static int	failures = 0;
-
-/*
- * Print one TAP result line.
- */
-static void
-report(int ok, const char *name, const char *detail)
-{
-	test_number++;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", test_number, name);
-	if (!ok)
-	{
-		failures++;
-		if (detail)
-			printf("# %s\n", detail);
-	}
-}
-
 /*
  * Render a change mask as names, for diagnostics.
  */
@@ -234,7 +217,7 @@ run_case(const test_case *tc)
 
 	if (ts_sanitize(tc->input, len, &r) != 0)
 	{
-		report(0, tc->name, "ts_sanitize failed");
+		ok_detail(0, tc->name, "ts_sanitize failed");
 		return;
 	}
 	got = r.output ? r.output : tc->input;
@@ -242,7 +225,7 @@ run_case(const test_case *tc)
 	{
 		snprintf(detail, sizeof(detail), "got: %.*s\n# expected: %s",
 				 (int) r.output_len, got, expected);
-		report(0, tc->name, detail);
+		ok_detail(0, tc->name, detail);
 	}
 	else if (r.changes != tc->changes)
 	{
@@ -252,12 +235,12 @@ run_case(const test_case *tc)
 		format_changes(r.changes, got_names, sizeof(got_names));
 		format_changes(tc->changes, want_names, sizeof(want_names));
 		snprintf(detail, sizeof(detail), "changes: %s; expected: %s", got_names, want_names);
-		report(0, tc->name, detail);
+		ok_detail(0, tc->name, detail);
 	}
 	else if ((property = sanitizer_check_properties((const unsigned char *) tc->input, len)) != NULL)
-		report(0, tc->name, property);
+		ok_detail(0, tc->name, property);
 	else
-		report(1, tc->name, NULL);
+		ok(1, tc->name);
 	ts_sanitize_result_free(&r);
 }
 
@@ -271,12 +254,12 @@ test_change_names(void)
 		"unquoted_module_declarations", "smart_double_quotes",
 		"smart_single_quotes", "unicode_dashes", "unclosed_template_literals"
 	};
-	int			ok = ts_change_name(-1) == NULL && ts_change_name(TS_CHANGE_COUNT) == NULL;
+	int			passed = ts_change_name(-1) == NULL && ts_change_name(TS_CHANGE_COUNT) == NULL;
 	int			bit;
 
 	for (bit = 0; bit < TS_CHANGE_COUNT; bit++)
-		ok = ok && strcmp(ts_change_name(bit), names[bit]) == 0;
-	report(ok, "change names and their order", NULL);
+		passed = passed && strcmp(ts_change_name(bit), names[bit]) == 0;
+	ok(passed, "change names and their order");
 }
 
 /*
@@ -287,14 +270,14 @@ test_not_nul_terminated(void)
 {
 	char	   *buf = malloc(7);
 	ts_sanitize_result r;
-	int			ok;
+	int			passed;
 
 	memcpy(buf, "x = `ab", 7);	/* no NUL: ASan would catch a read past it */
-	ok = ts_sanitize(buf, 7, &r) == 0 && r.changes == TPL &&
+	passed = ts_sanitize(buf, 7, &r) == 0 && r.changes == TPL &&
 		r.output_len == 8 && memcmp(r.output, "x = `ab`", 8) == 0;
 	ts_sanitize_result_free(&r);
 	free(buf);
-	report(ok, "input without a terminating NUL", NULL);
+	ok(passed, "input without a terminating NUL");
 }
 
 /*
@@ -308,17 +291,17 @@ test_deep_nesting(void)
 	char	   *buf = malloc(len);
 	size_t		i;
 	ts_sanitize_result r;
-	int			ok;
+	int			passed;
 
 	for (i = 0; i < depth; i++)
 		memcpy(buf + i * 3, "`${", 3);
 	buf[len - 1] = 'x';
-	ok = ts_sanitize(buf, len, &r) == 0 && r.changes == TPL &&
+	passed = ts_sanitize(buf, len, &r) == 0 && r.changes == TPL &&
 		r.output_len == len + depth * 2 &&
 		sanitizer_check_properties((const unsigned char *) buf, len) == NULL;
 	ts_sanitize_result_free(&r);
 	free(buf);
-	report(ok, "100000 nested templates open at the end are all closed", NULL);
+	ok(passed, "100000 nested templates open at the end are all closed");
 }
 
 /*
@@ -333,15 +316,15 @@ test_many_unclosed_smart_quotes(void)
 	char	   *buf = malloc(len);
 	size_t		i;
 	ts_sanitize_result r;
-	int			ok;
+	int			passed;
 
 	/* each ’ opens a string whose only candidate closers are apostrophes */
 	for (i = 0; i < count; i++)
 		memcpy(buf + i * 5, " " RSQ "a", 5);
-	ok = ts_sanitize(buf, len, &r) == 0 && r.changes == 0 && r.output == NULL;
+	passed = ts_sanitize(buf, len, &r) == 0 && r.changes == 0 && r.output == NULL;
 	ts_sanitize_result_free(&r);
 	free(buf);
-	report(ok, "a line of 200000 smart quotes without a closer is left alone, in linear time", NULL);
+	ok(passed, "a line of 200000 smart quotes without a closer is left alone, in linear time");
 }
 
 int
@@ -350,12 +333,12 @@ main(void)
 	size_t		n = sizeof(cases) / sizeof(cases[0]);
 	size_t		i;
 
-	printf("1..%zu\n", n + 4);
+	tap_plan(n + 4);
 	for (i = 0; i < n; i++)
 		run_case(&cases[i]);
 	test_change_names();
 	test_not_nul_terminated();
 	test_deep_nesting();
 	test_many_unclosed_smart_quotes();
-	return failures ? 1 : 0;
+	return tap_exit_status();
 }

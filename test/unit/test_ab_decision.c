@@ -8,24 +8,7 @@
 #include <string.h>
 
 #include "ab_decision.h"
-
-static int	test_number = 0;
-static int	failures = 0;
-
-static void
-ok(int condition, const char *name)
-{
-	test_number++;
-	if (!condition)
-		failures++;
-	printf("%sok %d - %s\n", condition ? "" : "not ", test_number, name);
-}
-
-static int
-close_to(double a, double b, double tolerance)
-{
-	return fabs(a - b) <= tolerance;
-}
+#include "tap.h"
 
 static AbArm
 arm(int64_t events, int64_t work_orders)
@@ -43,7 +26,7 @@ main(void)
 	AbDecision	d;
 	char		reason[1024];
 
-	printf("1..20\n");
+	tap_plan(20);
 
 	/* An enhancement that lowers its code's rate from 40% to 10%. */
 	d = ab_decide(arm(3, 30), arm(12, 30), 1, 0.05, 1);
@@ -108,5 +91,5 @@ main(void)
 	   strstr(reason, "next check at 2 x 30") != NULL,
 	   "an extension says when the next check is");
 
-	return failures == 0 ? 0 : 1;
+	return tap_exit_status();
 }

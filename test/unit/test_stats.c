@@ -7,24 +7,7 @@
 #include <stdio.h>
 
 #include "stats.h"
-
-static int	test_number = 0;
-static int	failures = 0;
-
-static void
-ok(int condition, const char *name)
-{
-	test_number++;
-	if (!condition)
-		failures++;
-	printf("%sok %d - %s\n", condition ? "" : "not ", test_number, name);
-}
-
-static int
-close_to(double a, double b, double tolerance)
-{
-	return fabs(a - b) <= tolerance;
-}
+#include "tap.h"
 
 int
 main(void)
@@ -37,7 +20,7 @@ main(void)
 	int			s;
 	int			crossed_at = -1;
 
-	printf("1..39\n");
+	tap_plan(39);
 
 	interval = stats_wilson(21, 30, STATS_Z95);
 	ok(close_to(interval.lower, 0.5212421254, 1e-9), "Wilson lower bound of 21/30");
@@ -142,5 +125,5 @@ main(void)
 	   stats_rule_init(&rule, STATS_RULE_SPRT, 0.95, 30, 0.1, 0.05, 0.2) == -1,
 	   "invalid rule parameters are refused");
 
-	return failures == 0 ? 0 : 1;
+	return tap_exit_status();
 }
