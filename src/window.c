@@ -16,8 +16,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "adaptive_prompts.h"
 
@@ -57,47 +67,12 @@ static ApPlan slot_insert_plan = AP_PLAN(
 	" VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now())",
 	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID);
 
-/*
- * Overwrite a slot and fold the change into the (locked) metrics row in one
- * statement: the slot's old values come from a self-join, so the counts
- * change incrementally without a scan.  $10 and $11 are the successes and
- * the sum of improvement rates before this attempt (as read under the lock,
- * or recounted by a resize); $9, when not NULL, is the exact new sum
- * (recomputed once per lap).
- */
-static ApPlan slot_replace_plan = AP_PLAN(
-	"WITH old AS ("
-	" UPDATE @extschema@.proposer_attempts a"
-	" SET seq = $4, was_success = $5, improvement_rate = $6, recorded_at = pg_catalog.now()"
-	" FROM (SELECT was_success, improvement_rate FROM @extschema@.proposer_attempts"
-	"       WHERE proposer_name = $1 AND complexity_band = $2 AND slot = $3) o"
-	" WHERE a.proposer_name = $1 AND a.complexity_band = $2 AND a.slot = $3"
-	" RETURNING o.was_success::int4 AS success, o.improvement_rate AS improvement)"
-	" UPDATE @extschema@.proposer_success_metrics m"
-	" SET attempts = $7, successes = $10 + $5::int4 - old.success,"
-	" success_rate = ($10 + $5::int4 - old.success)::float8 / $7,"
-	" improvement_sum = coalesce($9, $11 + $6 - old.improvement),"
-	" avg_improvement_rate = coalesce($9, $11 + $6 - old.improvement) / $7,"
-	" last_seq = $4, window_size = $8, recorded_at = pg_catalog.now()"
-	" FROM old WHERE m.proposer_name = $1 AND m.complexity_band = $2"
-	" RETURNING m.successes",
-	TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID, INT4OID, INT4OID, FLOAT8OID,
-	INT4OID, FLOAT8OID);
-
 /* Exact sum of the improvement rates a lap leaves in the window. */
 static ApPlan lap_sum_plan = AP_PLAN(
 	"SELECT coalesce(sum(improvement_rate), 0)::float8"
 	" FROM @extschema@.proposer_attempts"
 	" WHERE proposer_name = $1 AND complexity_band = $2 AND slot <> $3",
 	TEXTOID, TEXTOID, INT4OID);
-
-static ApPlan update_plan = AP_PLAN(
-	"UPDATE @extschema@.proposer_success_metrics"
-	" SET attempts = $3, successes = $4,"
-	" success_rate = $4::float8 / NULLIF($3, 0), avg_improvement_rate = $5 / NULLIF($3, 0),"
-	" improvement_sum = $5, last_seq = $6, window_size = $7, recorded_at = pg_catalog.now()"
-	" WHERE proposer_name = $1 AND complexity_band = $2",
-	TEXTOID, TEXTOID, INT4OID, INT4OID, FLOAT8OID, INT8OID, INT4OID);
 
 static ApPlan sum_plan = AP_PLAN(
 	"SELECT count(*), count(*) FILTER (WHERE was_success),"
@@ -200,21 +175,185 @@ window_resize(Datum *key, WindowRow *row, int32 new_size)
 }
 
 /*
+ * Direct writes.  In the steady state an attempt changes one ring row and
+ * the metrics row, both of its own key, and it holds the metrics row's lock
+ * while it does, so nobody else writes them.  Each row is found by its
+ * primary key, its changed columns are replaced, and it is updated in place
+ * (a HOT update when the page has room; otherwise CatalogTupleUpdate adds
+ * its index entry).  This saves two executor start-ups per call, the
+ * largest cost of the hot path after the commit itself.  The tables carry
+ * no triggers; the extension alone writes them.
+ */
+typedef struct DirectTable
+{
+	const char *table;
+	const char *index;
+	int			ncolumns;
+	const char *columns[8];
+	Oid			relid;
+	Oid			index_oid;
+	int			attnums[8];
+} DirectTable;
+
+enum
+{
+	RING_SEQ,
+	RING_WAS_SUCCESS,
+	RING_IMPROVEMENT_RATE,
+	RING_RECORDED_AT
+};
+
+static DirectTable ring_table = {
+	.table = "proposer_attempts",
+	.index = "proposer_attempts_pkey",
+	.ncolumns = 4,
+	.columns = {"seq", "was_success", "improvement_rate", "recorded_at"}
+};
+
+enum
+{
+	METRICS_ATTEMPTS,
+	METRICS_SUCCESSES,
+	METRICS_SUCCESS_RATE,
+	METRICS_AVG_IMPROVEMENT_RATE,
+	METRICS_IMPROVEMENT_SUM,
+	METRICS_LAST_SEQ,
+	METRICS_WINDOW_SIZE,
+	METRICS_RECORDED_AT
+};
+
+static DirectTable metrics_table = {
+	.table = "proposer_success_metrics",
+	.index = "proposer_success_metrics_pkey",
+	.ncolumns = 8,
+	.columns = {"attempts", "successes", "success_rate", "avg_improvement_rate",
+	"improvement_sum", "last_seq", "window_size", "recorded_at"}
+};
+
+/*
+ * Resolve (or re-resolve, after the extension was re-created) a table's
+ * OIDs and column numbers.
+ */
+static void
+direct_table_resolve(DirectTable *t)
+{
+	Oid			schema = ap_extension_schema();
+	Oid			relid = get_relname_relid(t->table, schema);
+	int			i;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table %s.%s not found", ap_extension_schema_name(), t->table);
+	if (relid == t->relid)
+		return;
+	t->index_oid = get_relname_relid(t->index, schema);
+	if (!OidIsValid(t->index_oid))
+		elog(ERROR, "index %s.%s not found", ap_extension_schema_name(), t->index);
+	for (i = 0; i < t->ncolumns; i++)
+	{
+		t->attnums[i] = get_attnum(relid, t->columns[i]);
+		if (t->attnums[i] == InvalidAttrNumber)
+			elog(ERROR, "column %s of %s not found", t->columns[i], t->table);
+	}
+	t->relid = relid;
+}
+
+/*
+ * Find a row of a key (and slot, for the ring; -1 for metrics) by primary
+ * key and replace its columns with values; old_values, when not NULL,
+ * receives what they held (all are pass-by-value types).  The caller holds
+ * the key's metrics row lock, and makes the change visible to later
+ * statements with CommandCounterIncrement().
+ */
+static void
+direct_update(DirectTable *t, Datum proposer, Datum band, int32 slot,
+			  Datum *values, bool *nulls, Datum *old_values)
+{
+	Relation	rel;
+	ScanKeyData keys[3];
+	int			nkeys = 2;
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	old_tuple;
+	HeapTuple	new_tuple;
+
+	direct_table_resolve(t);
+	rel = table_open(t->relid, RowExclusiveLock);
+
+	/* systable_beginscan maps these heap column numbers to the index's. */
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, proposer);
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, band);
+	if (slot >= 0)
+	{
+		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(slot));
+		nkeys = 3;
+	}
+
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, t->index_oid, true, snapshot, nkeys, keys);
+	old_tuple = systable_getnext(scan);
+	if (!HeapTupleIsValid(old_tuple))
+		elog(ERROR, "row of %s for proposer \"%s\" band %s%s not found", t->table,
+			 TextDatumGetCString(proposer), TextDatumGetCString(band),
+			 slot >= 0 ? " slot" : "");
+	if (old_values != NULL)
+	{
+		int			i;
+		bool		isnull;
+
+		for (i = 0; i < t->ncolumns; i++)
+			old_values[i] = heap_getattr(old_tuple, t->attnums[i],
+										 RelationGetDescr(rel), &isnull);
+	}
+	new_tuple = heap_modify_tuple_by_cols(old_tuple, RelationGetDescr(rel),
+										  t->ncolumns, t->attnums, values, nulls);
+	CatalogTupleUpdate(rel, &old_tuple->t_self, new_tuple);
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, RowExclusiveLock);
+}
+
+/*
+ * Overwrite a ring slot; returns what it held.
+ */
+static void
+ring_replace(Datum *key, int32 slot, int64 seq, bool was_success,
+			 double improvement_rate, bool *old_success, double *old_improvement)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	Datum		old_values[4];
+
+	values[RING_SEQ] = Int64GetDatum(seq);
+	values[RING_WAS_SUCCESS] = BoolGetDatum(was_success);
+	values[RING_IMPROVEMENT_RATE] = Float8GetDatum(improvement_rate);
+	values[RING_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	direct_update(&ring_table, key[0], key[1], slot, values, nulls, old_values);
+	*old_success = DatumGetBool(old_values[RING_WAS_SUCCESS]);
+	*old_improvement = DatumGetFloat8(old_values[RING_IMPROVEMENT_RATE]);
+}
+
+/*
  * Write a locked key's metrics row from its counts.
  */
 static void
 window_store(Datum *key, const WindowRow *row)
 {
-	Datum		values[7];
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 
-	values[0] = key[0];
-	values[1] = key[1];
-	values[2] = Int32GetDatum((int32) row->attempts);
-	values[3] = Int32GetDatum((int32) row->successes);
-	values[4] = Float8GetDatum(row->improvement_sum);
-	values[5] = Int64GetDatum(row->last_seq);
-	values[6] = Int32GetDatum(row->window_size);
-	ap_execute(&update_plan, values, NULL, false, 0);
+	values[METRICS_ATTEMPTS] = Int32GetDatum((int32) row->attempts);
+	values[METRICS_SUCCESSES] = Int32GetDatum((int32) row->successes);
+	values[METRICS_SUCCESS_RATE] = Float8GetDatum(row->attempts > 0 ?
+												  (double) row->successes / row->attempts : 0.0);
+	values[METRICS_AVG_IMPROVEMENT_RATE] = Float8GetDatum(row->attempts > 0 ?
+														  row->improvement_sum / row->attempts : 0.0);
+	nulls[METRICS_SUCCESS_RATE] = nulls[METRICS_AVG_IMPROVEMENT_RATE] = (row->attempts == 0);
+	values[METRICS_IMPROVEMENT_SUM] = Float8GetDatum(row->improvement_sum);
+	values[METRICS_LAST_SEQ] = Int64GetDatum(row->last_seq);
+	values[METRICS_WINDOW_SIZE] = Int32GetDatum(row->window_size);
+	values[METRICS_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	direct_update(&metrics_table, key[0], key[1], -1, values, nulls, NULL);
+	CommandCounterIncrement();
 }
 
 /*
@@ -270,35 +409,29 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 	}
 	else
 	{
-		Datum		replace_values[11];
-		char		replace_nulls[11];
-		bool		isnull;
+		bool		old_success;
+		double		old_improvement;
 
-		memcpy(replace_values, values, sizeof(values));
-		memset(replace_nulls, ' ', sizeof(replace_nulls));
-		replace_nulls[8] = 'n';
-		replace_values[6] = Int32GetDatum((int32) row.attempts);
-		replace_values[7] = Int32GetDatum(size);
-		replace_values[8] = (Datum) 0;
-		replace_values[9] = Int32GetDatum((int32) row.successes);
-		replace_values[10] = Float8GetDatum(row.improvement_sum);
-
-		/* Once per lap, replace the running sum by the exact one. */
+		/* Once per lap, take the exact sum of what stays in the window. */
 		if (slot == 0)
 		{
-			ap_execute(&lap_sum_plan, values, NULL, false, 1);
-			replace_values[8] = Float8GetDatum(improvement_rate +
-											   DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
-																			SPI_tuptable->tupdesc, 1, &isnull)));
-			replace_nulls[8] = ' ';
-		}
+			bool		isnull;
 
-		ap_execute(&slot_replace_plan, replace_values, replace_nulls, false, 0);
-		if (SPI_processed != 1)
-			elog(ERROR, "slot %d of the window of proposer \"%s\" band %s is missing",
-				 slot, text_to_cstring(proposer), band);
-		row.successes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 1, &isnull));
+			ap_execute(&lap_sum_plan, values, NULL, false, 1);
+			row.improvement_sum = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+															   SPI_tuptable->tupdesc, 1, &isnull));
+			ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
+						 &old_success, &old_improvement);
+			row.improvement_sum += improvement_rate;
+		}
+		else
+		{
+			ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
+						 &old_success, &old_improvement);
+			row.improvement_sum += improvement_rate - old_improvement;
+		}
+		row.successes += (was_success ? 1 : 0) - (old_success ? 1 : 0);
+		window_store(key, &row);
 	}
 
 	state->attempts = (int) row.attempts;
