@@ -235,7 +235,10 @@ SELECT is((SELECT count(*) FROM version_history WHERE subject = 'TS7006' AND act
 -- ---------------------------------------------------------------------------
 SELECT set_enhancement('TS2554', 'Pass exactly the declared arguments.', 5);
 SELECT approve_enhancement(pg_temp.propose('TS2554', 'A slightly better text.'));
-SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2554'), 'TS2554', 'small-', 75, 0.35, 0.4);
+-- A fixed salt, and enough work orders that both arms reach 30 whatever
+-- the split (two checks need 120, so this cannot reach the second).
+UPDATE ab_tests SET salt = 2554 WHERE id = pg_temp.open_test('TS2554');
+SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2554'), 'TS2554', 'small-', 100, 0.35, 0.4);
 SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2554'), 'running',
           '40% -> 35% at 30 per arm: not decided');
 SELECT is((SELECT checkpoint FROM ab_tests WHERE subject = 'TS2554'), 2,
