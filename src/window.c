@@ -18,6 +18,8 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
@@ -41,12 +43,6 @@ typedef struct WindowRow
 	int64		last_seq;
 	int32		window_size;
 } WindowRow;
-
-static ApPlan lock_plan = AP_PLAN(
-	"SELECT attempts, successes, improvement_sum, last_seq, window_size"
-	" FROM @extschema@.proposer_success_metrics"
-	" WHERE proposer_name = $1 AND complexity_band = $2 FOR UPDATE",
-	TEXTOID, TEXTOID);
 
 static ApPlan read_plan = AP_PLAN(
 	"SELECT attempts, success_rate"
@@ -113,29 +109,7 @@ get_int64(int column)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
-/*
- * Lock the metrics row of a key and read it.  Returns false when the key
- * has no row yet.
- */
-static bool
-window_lock(Datum *key, WindowRow *row)
-{
-	bool		isnull;
-
-	ap_execute(&lock_plan, key, NULL, false, 1);
-	if (SPI_processed == 0)
-		return false;
-	row->attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	row->successes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 2, &isnull));
-	row->improvement_sum = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 3, &isnull));
-	row->last_seq = get_int64(4);
-	row->window_size = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 5, &isnull));
-	return true;
-}
+static bool window_lock(Datum *key, WindowRow *row);
 
 /*
  * Recount a key's ring exactly.
@@ -330,6 +304,80 @@ ring_replace(Datum *key, int32 slot, int64 seq, bool was_success,
 	direct_update(&ring_table, key[0], key[1], slot, values, nulls, old_values);
 	*old_success = DatumGetBool(old_values[RING_WAS_SUCCESS]);
 	*old_improvement = DatumGetFloat8(old_values[RING_IMPROVEMENT_RATE]);
+}
+
+/*
+ * Lock the metrics row of a key and read it, as SELECT ... FOR UPDATE
+ * would: in READ COMMITTED the latest version is locked (waiting for a
+ * concurrent writer of the key to end); under REPEATABLE READ or
+ * SERIALIZABLE a version newer than the transaction's snapshot is a
+ * serialization failure.  Returns false when the key has no row yet.
+ */
+static bool
+window_lock(Datum *key, WindowRow *row)
+{
+	DirectTable *t = &metrics_table;
+	Relation	rel;
+	ScanKeyData keys[2];
+	Snapshot	snapshot;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	ItemPointerData tid;
+	TupleTableSlot *slot;
+	TM_FailureData failure;
+	TM_Result	result;
+	bool		found = false;
+	bool		isnull;
+
+	direct_table_resolve(t);
+	rel = table_open(t->relid, RowExclusiveLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key[0]);
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key[1]);
+	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
+								GetTransactionSnapshot() : GetLatestSnapshot());
+	scan = systable_beginscan(rel, t->index_oid, true, snapshot, 2, keys);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		tid = tuple->t_self;
+		found = true;
+	}
+	systable_endscan(scan);
+
+	if (found)
+	{
+		slot = table_slot_create(rel, NULL);
+		result = table_tuple_lock(rel, &tid, snapshot, slot,
+								  GetCurrentCommandId(false), LockTupleExclusive,
+								  LockWaitBlock,
+								  IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+								  &failure);
+		switch (result)
+		{
+			case TM_Ok:
+				row->attempts = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_ATTEMPTS], &isnull));
+				row->successes = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_SUCCESSES], &isnull));
+				row->improvement_sum = DatumGetFloat8(slot_getattr(slot, t->attnums[METRICS_IMPROVEMENT_SUM], &isnull));
+				row->last_seq = DatumGetInt64(slot_getattr(slot, t->attnums[METRICS_LAST_SEQ], &isnull));
+				row->window_size = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_WINDOW_SIZE], &isnull));
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				/* The row went away (only a DBA deletes them): create it anew. */
+				found = false;
+				break;
+			default:
+				elog(ERROR, "unexpected result %d locking the metrics row", (int) result);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(rel, RowExclusiveLock);
+	return found;
 }
 
 /*

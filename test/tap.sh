@@ -96,3 +96,33 @@ q() { "${PSQL[@]}" -c "$1"; }
 set_config() { ap_set_config "$1" "$2"; }
 
 reset_config() { ap_reset_config "$1"; }
+
+# A long-lived session for tests that need one backend across statements:
+#   session_open; session_ask "SELECT ...;"; session_close
+# session_ask sends one statement and prints the last line of output once
+# a new line has appeared (answers and errors alike).
+session_open() {
+	TAP_SESSION_DIR=$(mktemp -d)
+	mkfifo "$TAP_SESSION_DIR/in"
+	"${PSQL[@]}" -v ON_ERROR_STOP=0 <"$TAP_SESSION_DIR/in" >"$TAP_SESSION_DIR/out" 2>&1 &
+	TAP_SESSION_PID=$!
+	exec 3>"$TAP_SESSION_DIR/in"
+}
+
+session_ask() {
+	local before
+	before=$(wc -l <"$TAP_SESSION_DIR/out")
+	echo "$1" >&3
+	for _ in $(seq 100); do
+		(($(wc -l <"$TAP_SESSION_DIR/out") > before)) && break
+		sleep 0.05
+	done
+	tail -n 1 "$TAP_SESSION_DIR/out"
+}
+
+session_close() {
+	echo '\q' >&3
+	exec 3>&-
+	wait "$TAP_SESSION_PID"
+	rm -rf "$TAP_SESSION_DIR"
+}

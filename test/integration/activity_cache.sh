@@ -8,21 +8,8 @@ q "CREATE EXTENSION adaptive_prompts" >/dev/null
 q "SELECT register_proposer('m', 0.3, 1)" >/dev/null
 q "SELECT register_proposer('strong', 0.9, 9)" >/dev/null
 
-dir=$(mktemp -d)
-mkfifo "$dir/in"
-"${PSQL[@]}" <"$dir/in" >"$dir/out" 2>&1 &
-session=$!
-exec 3>"$dir/in"
-ask() {   # send one statement to the long-lived session and wait for its answer
-	local before
-	before=$(wc -l <"$dir/out")
-	echo "$1" >&3
-	for _ in $(seq 100); do
-		(($(wc -l <"$dir/out") > before)) && break
-		sleep 0.05
-	done
-	tail -n 1 "$dir/out"
-}
+session_open
+ask() { session_ask "$1"; }
 
 is "$(ask "SELECT coalesce((record_work_order('m', 0.35, 1, 0)).experiment_status, 'none');")" none \
 	"no experiment: the long-lived session caches that nothing is open"
@@ -50,8 +37,5 @@ ask "SELECT (record_work_order('m', 0.2, 1, 0, prompt_version => '$version', wor
 is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE status = 'running'")" 1 \
 	"a prompt test started by another session is counted by the long-lived one"
 
-echo '\q' >&3
-exec 3>&-
-wait "$session"
-rm -rf "$dir"
+session_close
 done_testing
