@@ -18,12 +18,12 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/tableam.h"
-#include "executor/tuptable.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -108,8 +108,6 @@ get_int64(int column)
 
 	return isnull ? 0 : DatumGetInt64(d);
 }
-
-static bool window_lock(Datum *key, WindowRow *row);
 
 /*
  * Recount a key's ring exactly.
@@ -232,6 +230,25 @@ direct_table_resolve(DirectTable *t)
 }
 
 /*
+ * Open an index scan of a table's primary key for one (proposer, band) key,
+ * and a slot of it for the ring (slot -1: no slot column).  systable_beginscan
+ * maps these heap column numbers to the index's.
+ */
+static SysScanDesc
+key_scan_begin(DirectTable *t, Relation rel, Snapshot snapshot,
+			   Datum proposer, Datum band, int32 slot)
+{
+	ScanKeyData keys[3];
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, proposer);
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, band);
+	if (slot >= 0)
+		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(slot));
+	return systable_beginscan(rel, t->index_oid, true, snapshot,
+							  slot >= 0 ? 3 : 2, keys);
+}
+
+/*
  * Find a row of a key (and slot, for the ring; -1 for metrics) by primary
  * key and replace its columns with values; old_values, when not NULL,
  * receives what they held (all are pass-by-value types).  The caller holds
@@ -243,8 +260,6 @@ direct_update(DirectTable *t, Datum proposer, Datum band, int32 slot,
 			  Datum *values, bool *nulls, Datum *old_values)
 {
 	Relation	rel;
-	ScanKeyData keys[3];
-	int			nkeys = 2;
 	Snapshot	snapshot;
 	SysScanDesc scan;
 	HeapTuple	old_tuple;
@@ -252,18 +267,8 @@ direct_update(DirectTable *t, Datum proposer, Datum band, int32 slot,
 
 	direct_table_resolve(t);
 	rel = table_open(t->relid, RowExclusiveLock);
-
-	/* systable_beginscan maps these heap column numbers to the index's. */
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, proposer);
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, band);
-	if (slot >= 0)
-	{
-		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(slot));
-		nkeys = 3;
-	}
-
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = systable_beginscan(rel, t->index_oid, true, snapshot, nkeys, keys);
+	scan = key_scan_begin(t, rel, snapshot, proposer, band, slot);
 	old_tuple = systable_getnext(scan);
 	if (!HeapTupleIsValid(old_tuple))
 		elog(ERROR, "row of %s for proposer \"%s\" band %s%s not found", t->table,
@@ -318,7 +323,6 @@ window_lock(Datum *key, WindowRow *row)
 {
 	DirectTable *t = &metrics_table;
 	Relation	rel;
-	ScanKeyData keys[2];
 	Snapshot	snapshot;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -331,11 +335,9 @@ window_lock(Datum *key, WindowRow *row)
 
 	direct_table_resolve(t);
 	rel = table_open(t->relid, RowExclusiveLock);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, key[0]);
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key[1]);
 	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
 								GetTransactionSnapshot() : GetLatestSnapshot());
-	scan = systable_beginscan(rel, t->index_oid, true, snapshot, 2, keys);
+	scan = key_scan_begin(t, rel, snapshot, key[0], key[1], -1);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -459,6 +461,7 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 	{
 		bool		old_success;
 		double		old_improvement;
+		double		rest_sum = 0.0;
 
 		/* Once per lap, take the exact sum of what stays in the window. */
 		if (slot == 0)
@@ -466,18 +469,14 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 			bool		isnull;
 
 			ap_execute(&lap_sum_plan, values, NULL, false, 1);
-			row.improvement_sum = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc, 1, &isnull));
-			ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
-						 &old_success, &old_improvement);
-			row.improvement_sum += improvement_rate;
+			rest_sum = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		else
-		{
-			ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
-						 &old_success, &old_improvement);
-			row.improvement_sum += improvement_rate - old_improvement;
-		}
+		ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
+					 &old_success, &old_improvement);
+		if (slot != 0)
+			rest_sum = row.improvement_sum - old_improvement;
+		row.improvement_sum = rest_sum + improvement_rate;
 		row.successes += (was_success ? 1 : 0) - (old_success ? 1 : 0);
 		window_store(key, &row);
 	}
