@@ -20,10 +20,10 @@
 SANITIZER_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 SANITIZER_CC ?= cc
-SANITIZER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -std=c99
+SANITIZER_CFLAGS ?= -O2 -g -Wall -Wextra $(WERROR) -std=c99
 SANITIZER_FUZZ_CC ?= clang
 SANITIZER_FUZZ_CFLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -Wall -Wextra -Werror -std=c99
+	-fno-sanitize-recover=undefined -Wall -Wextra $(WERROR) -std=c99
 SANITIZER_FUZZ_SECONDS ?= 300
 SANITIZER_PROVE ?= prove
 

@@ -17,7 +17,7 @@ CREATE TABLE @extschema@.proposers (
                          CHECK (name <> '' AND octet_length(name) <= 200),
     complexity_threshold float8 NOT NULL DEFAULT 0.3
                          CHECK (complexity_threshold >= 0 AND complexity_threshold <= 1),
-    cost_rank            integer NOT NULL DEFAULT 100,
+    cost_rank            integer NOT NULL DEFAULT 100 CHECK (cost_rank >= 0),
     active               boolean NOT NULL DEFAULT true,
     auto_registered      boolean NOT NULL DEFAULT false,
     created_at           timestamptz NOT NULL DEFAULT now(),
@@ -769,6 +769,32 @@ CREATE TRIGGER ab_tests_activity
     AFTER INSERT OR DELETE OR UPDATE OF status OR TRUNCATE
     ON @extschema@.ab_tests
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
+
+-- ---------------------------------------------------------------------------
+-- A proposer that is deleted or renamed loses its windows, so that
+-- record_work_order, which checks a proposer only when it creates a window,
+-- never accepts a proposer that no longer exists.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.ap_proposer_removed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ap_proposer_removed'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.ap_proposer_removed() IS
+    'Trigger on proposers: deletes the rolling windows (proposer_success_metrics, proposer_attempts) of a proposer that is deleted or renamed, or of all proposers on TRUNCATE. The work-order log is kept.';
+
+CREATE TRIGGER proposers_removed
+    AFTER DELETE ON @extschema@.proposers
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.ap_proposer_removed();
+
+CREATE TRIGGER proposers_renamed
+    AFTER UPDATE OF name ON @extschema@.proposers
+    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
+    EXECUTE FUNCTION @extschema@.ap_proposer_removed();
+
+CREATE TRIGGER proposers_truncated
+    AFTER TRUNCATE ON @extschema@.proposers
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_proposer_removed();
 
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC but the pure helpers.  A DBA grants USAGE

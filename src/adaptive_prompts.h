@@ -56,6 +56,9 @@ extern const char *complexity_band_label(int band);
 #define AP_MAX_SAMPLES 100
 #define AP_MAX_SAMPLES_BYTES (256 * 1024)
 
+/* The longest analysis window (since) a function accepts. */
+#define AP_MAX_ANALYSIS_WINDOW_YEARS 100
+
 /*
  * Kept SPI plans.  ap_plan() prepares a statement on first use in a backend
  * and keeps it for the life of the backend.  The extension's schema is
@@ -69,7 +72,7 @@ typedef struct ApPlan
 	Oid			argtypes[24];
 	bool		custom_plan;	/* replan for each execution's parameters */
 	SPIPlanPtr	plan;
-	Oid			schema_oid;		/* schema the plan was prepared for */
+	uint32		schema_generation;	/* schema (OID and name) it was prepared for */
 } ApPlan;
 
 /* A statement and its parameter types: AP_PLAN("... $1 ...", TEXTOID). */
@@ -94,6 +97,8 @@ extern int	ap_execute(ApPlan *plan, Datum *values, const char *nulls,
 extern void ap_enter_function(Oid fn_oid);
 extern Oid	ap_extension_schema(void);
 extern const char *ap_extension_schema_name(void);
+extern uint32 ap_schema_generation(void);
+extern void ap_require_writable(const char *function_name);
 
 /* Every SQL-callable function starts with this. */
 #define AP_ENTER() ap_enter_function(fcinfo->flinfo->fn_oid)
@@ -103,6 +108,7 @@ extern text *ap_require_text(FunctionCallInfo fcinfo, int argno,
 							 const char *argname, int max_bytes);
 extern text *ap_require_name(FunctionCallInfo fcinfo, int argno,
 							 const char *argname);
+extern void ap_check_name(const char *name, int len, const char *argname);
 extern text *ap_optional_name(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
 extern int	ap_check_text_array(ArrayType *array, const char *argname,

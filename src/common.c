@@ -23,15 +23,74 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "tcop/utility.h"
 
 #include "adaptive_prompts.h"
 
-/* Schema the extension is installed in, as seen by the current call. */
+/*
+ * Schema the extension is installed in, as seen by the current call, and a
+ * generation number that changes whenever its OID or its name does: kept
+ * plans hold the schema's name in their text, so they are prepared again
+ * after ALTER SCHEMA ... RENAME or a re-created extension.
+ */
 static Oid	current_schema_oid = InvalidOid;
 static char *current_schema_name = NULL;
+static uint32 schema_generation = 1;
+static bool schema_name_stale = false;
+static bool schema_callback_registered = false;
+
+/*
+ * Syscache callback for pg_namespace: any schema may have been renamed or
+ * dropped, so the name is looked up again on next use.
+ */
+static void
+schema_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	(void) arg;
+	(void) cacheid;
+	(void) hashvalue;
+	schema_name_stale = true;
+}
+
+/*
+ * Remember schema as the extension's, with its current name; a different
+ * OID or name starts a new generation.
+ */
+static void
+set_current_schema(Oid schema)
+{
+	char	   *name;
+
+	if (!schema_callback_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, schema_invalidate, (Datum) 0);
+		schema_callback_registered = true;
+	}
+	if (schema == current_schema_oid && !schema_name_stale)
+		return;
+
+	schema_name_stale = false;
+	name = get_namespace_name(schema);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("the schema of extension \"adaptive_prompts\" does not exist")));
+	if (schema != current_schema_oid || current_schema_name == NULL ||
+		strcmp(name, current_schema_name) != 0)
+	{
+		if (current_schema_name)
+			pfree(current_schema_name);
+		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
+		current_schema_oid = schema;
+		schema_generation++;
+	}
+	pfree(name);
+}
 
 /*
  * Look up the schema of the installed extension in pg_extension.
@@ -72,17 +131,9 @@ ap_enter_function(Oid fn_oid)
 {
 	Oid			schema = get_func_namespace(fn_oid);
 
-	if (schema != current_schema_oid)
-	{
-		char	   *name = get_namespace_name(schema);
-
-		if (name == NULL)
-			elog(ERROR, "schema of function %u not found", fn_oid);
-		if (current_schema_name)
-			pfree(current_schema_name);
-		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
-		current_schema_oid = schema;
-	}
+	if (!OidIsValid(schema))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	set_current_schema(schema);
 }
 
 /*
@@ -92,13 +143,9 @@ Oid
 ap_extension_schema(void)
 {
 	if (!OidIsValid(current_schema_oid))
-	{
-		Oid			schema = lookup_extension_schema();
-		char	   *name = get_namespace_name(schema);
-
-		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
-		current_schema_oid = schema;
-	}
+		set_current_schema(lookup_extension_schema());
+	else if (schema_name_stale)
+		set_current_schema(current_schema_oid);
 	return current_schema_oid;
 }
 
@@ -113,14 +160,37 @@ ap_extension_schema_name(void)
 }
 
 /*
+ * Generation of the extension's schema (OID and name) the current call
+ * sees; it changes when either does.
+ */
+uint32
+ap_schema_generation(void)
+{
+	ap_extension_schema();
+	return schema_generation;
+}
+
+/*
+ * Raise 25006 in a read-only transaction or during recovery, before a
+ * function that writes does anything.  (Statements run through SPI would
+ * raise it too, but the direct writes of the window would not.)
+ */
+void
+ap_require_writable(const char *function_name)
+{
+	PreventCommandIfReadOnly(function_name);
+	PreventCommandDuringRecovery(function_name);
+}
+
+/*
  * Prepare (once per backend and schema) and return a kept plan.
  */
 SPIPlanPtr
 ap_plan(ApPlan *plan)
 {
-	Oid			schema = ap_extension_schema();
+	uint32		generation = ap_schema_generation();
 
-	if (plan->plan == NULL || plan->schema_oid != schema)
+	if (plan->plan == NULL || plan->schema_generation != generation)
 	{
 		const char *quoted = quote_identifier(current_schema_name);
 		StringInfoData sql;
@@ -151,7 +221,7 @@ ap_plan(ApPlan *plan)
 		if (plan->plan != NULL)
 			SPI_freeplan(plan->plan);
 		plan->plan = prepared;
-		plan->schema_oid = schema;
+		plan->schema_generation = generation;
 		pfree(sql.data);
 	}
 	return plan->plan;
@@ -204,12 +274,50 @@ ap_require_text(FunctionCallInfo fcinfo, int argno, const char *argname,
 }
 
 /*
- * A required, non-empty name of bounded length.
+ * Whether a byte is white space as the C locale sees it (what trim and
+ * psql's input leave behind): space, tab, newline, vertical tab, form
+ * feed, carriage return.
+ */
+static inline bool
+is_ascii_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/*
+ * A required, non-empty name of bounded length that is not blank and has
+ * no leading or trailing white space ("gpt-4o " would otherwise be a
+ * second proposer next to "gpt-4o").
  */
 text *
 ap_require_name(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
-	return ap_require_text(fcinfo, argno, argname, AP_MAX_NAME_BYTES);
+	text	   *value = ap_require_text(fcinfo, argno, argname, AP_MAX_NAME_BYTES);
+
+	ap_check_name(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), argname);
+	return value;
+}
+
+/*
+ * Raise 22023 for a blank name or one with leading or trailing white
+ * space.
+ */
+void
+ap_check_name(const char *name, int len, const char *argname)
+{
+	int			i;
+
+	for (i = 0; i < len && is_ascii_space(name[i]); i++)
+		;
+	if (i == len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be blank", argname)));
+	if (i > 0 || is_ascii_space(name[len - 1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not begin or end with white space", argname),
+				 errhint("Trim the value before passing it.")));
 }
 
 /*

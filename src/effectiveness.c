@@ -141,13 +141,15 @@ static ApPlan unaddressed_plan = AP_PLAN(
 	INTERVALOID, INT8OID);
 
 /*
- * A required, non-negative interval.
+ * A required interval between zero and AP_MAX_ANALYSIS_WINDOW, so that
+ * "now() - since" cannot overflow and an error names the argument.
  */
 static Datum
 require_window(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	Interval   *since;
 	Interval   *zero;
+	Interval	limit = {0};
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -155,11 +157,15 @@ require_window(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("%s must not be NULL", argname)));
 	since = PG_GETARG_INTERVAL_P(argno);
 	zero = palloc0(sizeof(Interval));
+	limit.month = AP_MAX_ANALYSIS_WINDOW_YEARS * MONTHS_PER_YEAR;
 	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(since),
-										 IntervalPGetDatum(zero))))
+										 IntervalPGetDatum(zero))) ||
+		DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(since),
+										 IntervalPGetDatum(&limit))))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", argname),
+				 errmsg("%s must be between 0 and %d years", argname,
+						AP_MAX_ANALYSIS_WINDOW_YEARS),
 				 errdetail("The value given was %s.",
 						   DatumGetCString(DirectFunctionCall1(interval_out,
 															   IntervalPGetDatum(since))))));

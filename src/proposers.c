@@ -7,14 +7,19 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "parser/parse_relation.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 
 #include "adaptive_prompts.h"
 
 PG_FUNCTION_INFO_V1(ap_register_proposer);
 PG_FUNCTION_INFO_V1(ap_set_proposer_active);
 PG_FUNCTION_INFO_V1(ap_set_threshold);
+PG_FUNCTION_INFO_V1(ap_proposer_removed);
 
 static ApPlan exists_plan = AP_PLAN(
 	"SELECT 1 FROM @extschema@.proposers WHERE name = $1",
@@ -61,6 +66,20 @@ static ApPlan record_manual_plan = AP_PLAN(
 	" VALUES ($1, $2, $3, 1, 'manual', 'manual', pg_catalog.now(), $4,"
 	"  'threshold set directly with set_threshold()')",
 	TEXTOID, FLOAT8OID, FLOAT8OID, TEXTOID);
+
+static ApPlan remove_metrics_plan = AP_PLAN(
+	"DELETE FROM @extschema@.proposer_success_metrics WHERE proposer_name = $1",
+	TEXTOID);
+
+static ApPlan remove_attempts_plan = AP_PLAN(
+	"DELETE FROM @extschema@.proposer_attempts WHERE proposer_name = $1",
+	TEXTOID);
+
+static ApPlan remove_all_metrics_plan = AP_PLAN_NO_ARGS(
+	"DELETE FROM @extschema@.proposer_success_metrics");
+
+static ApPlan remove_all_attempts_plan = AP_PLAN_NO_ARGS(
+	"DELETE FROM @extschema@.proposer_attempts");
 
 /*
  * Raise 42704 for a proposer that has no row.
@@ -141,6 +160,11 @@ ap_register_proposer(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("cost_rank must not be NULL")));
 	values[2] = PG_GETARG_DATUM(2);
+	if (DatumGetInt32(values[2]) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cost_rank must not be negative"),
+				 errdetail("The value given was %d.", DatumGetInt32(values[2]))));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -225,4 +249,48 @@ ap_set_threshold(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * Trigger on proposers: a proposer that is deleted or renamed (or all of
+ * them, on TRUNCATE) loses its windows.  record_work_order checks that a
+ * proposer exists only when its window is created, so without this a
+ * deleted proposer would still be accepted for the bands it had windows
+ * in.  The metrics rows go first: deleting one waits for a caller that
+ * holds its lock, and the attempts are then deleted with a snapshot that
+ * sees what that caller wrote.  The log (proposer_failures) is kept.
+ */
+Datum
+ap_proposer_removed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ap_proposer_removed() must be called as a trigger")));
+	AP_ENTER();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event))
+	{
+		ap_execute(&remove_all_metrics_plan, NULL, NULL, false, 0);
+		ap_execute(&remove_all_attempts_plan, NULL, NULL, false, 0);
+	}
+	else if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+	{
+		bool		isnull;
+		Datum		name = heap_getattr(trigger->tg_trigtuple,
+										attnameAttNum(trigger->tg_relation, "name", false),
+										RelationGetDescr(trigger->tg_relation), &isnull);
+
+		if (!isnull)
+		{
+			ap_execute(&remove_metrics_plan, &name, NULL, false, 0);
+			ap_execute(&remove_attempts_plan, &name, NULL, false, 0);
+		}
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

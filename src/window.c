@@ -17,17 +17,21 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/indexing.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
-#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -43,6 +47,12 @@ typedef struct WindowRow
 	int64		last_seq;
 	int32		window_size;
 } WindowRow;
+
+static ApPlan lock_plan = AP_PLAN(
+	"SELECT attempts, successes, improvement_sum, last_seq, window_size"
+	" FROM @extschema@.proposer_success_metrics"
+	" WHERE proposer_name = $1 AND complexity_band = $2 FOR UPDATE",
+	TEXTOID, TEXTOID);
 
 static ApPlan read_plan = AP_PLAN(
 	"SELECT attempts, success_rate"
@@ -147,25 +157,48 @@ window_resize(Datum *key, WindowRow *row, int32 new_size)
 }
 
 /*
- * Direct writes.  In the steady state an attempt changes one ring row and
- * the metrics row, both of its own key, and it holds the metrics row's lock
- * while it does, so nobody else writes them.  Each row is found by its
- * primary key, its changed columns are replaced, and it is updated in place
- * (a HOT update when the page has room; otherwise CatalogTupleUpdate adds
- * its index entry).  This saves two executor start-ups per call, the
- * largest cost of the hot path after the commit itself.  The tables carry
- * no triggers; the extension alone writes them.
+ * Writing a window row.  In the steady state an attempt changes one ring
+ * row and the metrics row, both of its own key, while it holds the metrics
+ * row's lock, so nobody else writes them.  An UPDATE through SPI costs two
+ * executor start-ups per call, the largest cost of the hot path after the
+ * commit itself, so the rows are updated directly -- but only while the
+ * table is exactly as the extension created it, where a direct update is
+ * provably what the UPDATE would do: a heap table whose only index is the
+ * plain btree primary key (deterministic collations), with no triggers,
+ * no CHECK constraints, no stored generated columns, no row-level
+ * security, the expected column types, and no NOT NULL constraint on a
+ * column written as NULL.  The decision is taken from the relation itself
+ * with the table locked, and forgotten on every relcache invalidation of
+ * the table (an index, trigger or constraint a DBA adds, REINDEX, VACUUM
+ * FULL) and on a change of the extension's schema.  Otherwise the general
+ * path runs an ordinary UPDATE through SPI, so a DBA's expression or
+ * partial index, trigger or constraint is maintained and enforced.
  */
-typedef struct DirectTable
+typedef struct WindowTable
 {
 	const char *table;
-	const char *index;
-	int			ncolumns;
+	int			nkeys;			/* leading primary key columns */
+	const char *keys[3];
+	Oid			key_types[3];
+	int			ncolumns;		/* columns an update writes */
 	const char *columns[8];
+	Oid			column_types[8];
+	bool		column_nullable[8]; /* may be written as NULL */
+	ApPlan		update_plan;	/* the general path */
+	int			nreturning;		/* old values update_plan returns */
+	int			returning[2];	/* ... into these positions of columns */
+
+	/* Resolved from the relation; valid until an invalidation. */
 	Oid			relid;
+	uint32		schema_generation;
+	bool		resolved;
+	bool		direct;
 	Oid			index_oid;
+	AttrNumber	key_attnums[3];
+	Oid			key_procs[3];	/* equality functions of the index's opfamilies */
+	Oid			key_collations[3];
 	int			attnums[8];
-} DirectTable;
+} WindowTable;
 
 enum
 {
@@ -175,11 +208,26 @@ enum
 	RING_RECORDED_AT
 };
 
-static DirectTable ring_table = {
+static WindowTable ring_table = {
 	.table = "proposer_attempts",
-	.index = "proposer_attempts_pkey",
+	.nkeys = 3,
+	.keys = {"proposer_name", "complexity_band", "slot"},
+	.key_types = {TEXTOID, TEXTOID, INT4OID},
 	.ncolumns = 4,
-	.columns = {"seq", "was_success", "improvement_rate", "recorded_at"}
+	.columns = {"seq", "was_success", "improvement_rate", "recorded_at"},
+	.column_types = {INT8OID, BOOLOID, FLOAT8OID, TIMESTAMPTZOID},
+	.column_nullable = {false, false, false, false},
+	/* The subquery reads the slot as it was before the update. */
+	.update_plan = AP_PLAN(
+		"UPDATE @extschema@.proposer_attempts a"
+		" SET seq = $4, was_success = $5, improvement_rate = $6, recorded_at = $7"
+		" FROM (SELECT was_success, improvement_rate FROM @extschema@.proposer_attempts"
+		"       WHERE proposer_name = $1 AND complexity_band = $2 AND slot = $3) o"
+		" WHERE a.proposer_name = $1 AND a.complexity_band = $2 AND a.slot = $3"
+		" RETURNING o.was_success, o.improvement_rate",
+		TEXTOID, TEXTOID, INT4OID, INT8OID, BOOLOID, FLOAT8OID, TIMESTAMPTZOID),
+	.nreturning = 2,
+	.returning = {RING_WAS_SUCCESS, RING_IMPROVEMENT_RATE}
 };
 
 enum
@@ -194,109 +242,299 @@ enum
 	METRICS_RECORDED_AT
 };
 
-static DirectTable metrics_table = {
+static WindowTable metrics_table = {
 	.table = "proposer_success_metrics",
-	.index = "proposer_success_metrics_pkey",
+	.nkeys = 2,
+	.keys = {"proposer_name", "complexity_band"},
+	.key_types = {TEXTOID, TEXTOID},
 	.ncolumns = 8,
 	.columns = {"attempts", "successes", "success_rate", "avg_improvement_rate",
-	"improvement_sum", "last_seq", "window_size", "recorded_at"}
+	"improvement_sum", "last_seq", "window_size", "recorded_at"},
+	.column_types = {INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID,
+	INT4OID, TIMESTAMPTZOID},
+	.column_nullable = {false, false, true, true, false, false, false, false},
+	.update_plan = AP_PLAN(
+		"UPDATE @extschema@.proposer_success_metrics"
+		" SET attempts = $3, successes = $4, success_rate = $5,"
+		" avg_improvement_rate = $6, improvement_sum = $7, last_seq = $8,"
+		" window_size = $9, recorded_at = $10"
+		" WHERE proposer_name = $1 AND complexity_band = $2",
+		TEXTOID, TEXTOID, INT4OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+		INT8OID, INT4OID, TIMESTAMPTZOID)
 };
 
+static bool window_callback_registered = false;
+
 /*
- * Resolve (or re-resolve, after the extension was re-created) a table's
- * OIDs and column numbers.
+ * Relcache invalidation callback: forget what was decided about a window
+ * table that changed (InvalidOid: any may have).
  */
 static void
-direct_table_resolve(DirectTable *t)
+window_table_invalidate(Datum arg, Oid relid)
 {
-	Oid			schema = ap_extension_schema();
-	Oid			relid = get_relname_relid(t->table, schema);
+	(void) arg;
+	if (relid == InvalidOid || relid == ring_table.relid)
+		ring_table.resolved = false;
+	if (relid == InvalidOid || relid == metrics_table.relid)
+		metrics_table.resolved = false;
+}
+
+/*
+ * Whether a direct update of the open, locked relation is what an UPDATE
+ * of it would do (see above); fills in the column numbers and scan keys
+ * the direct path needs.
+ */
+static bool
+window_table_allows_direct(WindowTable *t, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes;
+	Relation	index;
+	bool		plain = true;
 	int			i;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table %s.%s not found", ap_extension_schema_name(), t->table);
-	if (relid == t->relid)
-		return;
-	t->index_oid = get_relname_relid(t->index, schema);
-	if (!OidIsValid(t->index_oid))
-		elog(ERROR, "index %s.%s not found", ap_extension_schema_name(), t->index);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		rel->trigdesc != NULL ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL &&
+		 (desc->constr->num_check > 0 || desc->constr->has_generated_stored)))
+		return false;
+
 	for (i = 0; i < t->ncolumns; i++)
 	{
-		t->attnums[i] = get_attnum(relid, t->columns[i]);
-		if (t->attnums[i] == InvalidAttrNumber)
-			elog(ERROR, "column %s of %s not found", t->columns[i], t->table);
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), t->columns[i]);
+		Form_pg_attribute attr;
+
+		if (attnum <= 0)
+			return false;
+		attr = TupleDescAttr(desc, attnum - 1);
+		if (attr->atttypid != t->column_types[i] ||
+			(t->column_nullable[i] && attr->attnotnull))
+			return false;
+		t->attnums[i] = attnum;
 	}
-	t->relid = relid;
+
+	indexes = RelationGetIndexList(rel);
+	if (list_length(indexes) != 1 ||
+		linitial_oid(indexes) != RelationGetPrimaryKeyIndex(rel))
+	{
+		list_free(indexes);
+		return false;
+	}
+	t->index_oid = linitial_oid(indexes);
+	list_free(indexes);
+
+	index = index_open(t->index_oid, AccessShareLock);
+	if (index->rd_rel->relam != BTREE_AM_OID ||
+		!index->rd_index->indimmediate ||
+		IndexRelationGetNumberOfKeyAttributes(index) != t->nkeys ||
+		IndexRelationGetNumberOfAttributes(index) != t->nkeys ||
+		RelationGetIndexExpressions(index) != NIL ||
+		RelationGetIndexPredicate(index) != NIL)
+		plain = false;
+	for (i = 0; plain && i < t->nkeys; i++)
+	{
+		AttrNumber	attnum = index->rd_index->indkey.values[i];
+		Oid			collation = index->rd_indcollation[i];
+		Oid			operator;
+
+		if (attnum <= 0 ||
+			strcmp(NameStr(TupleDescAttr(desc, attnum - 1)->attname), t->keys[i]) != 0 ||
+			TupleDescAttr(desc, attnum - 1)->atttypid != t->key_types[i] ||
+			index->rd_opcintype[i] != t->key_types[i] ||
+			(OidIsValid(collation) && !get_collation_isdeterministic(collation)))
+		{
+			plain = false;
+			break;
+		}
+		operator = get_opfamily_member(index->rd_opfamily[i], t->key_types[i],
+									   t->key_types[i], BTEqualStrategyNumber);
+		if (!OidIsValid(operator))
+		{
+			plain = false;
+			break;
+		}
+		t->key_attnums[i] = attnum;
+		t->key_procs[i] = get_opcode(operator);
+		t->key_collations[i] = collation;
+	}
+	index_close(index, AccessShareLock);
+	return plain;
 }
 
 /*
- * Open an index scan of a table's primary key for one (proposer, band) key,
- * and a slot of it for the ring (slot -1: no slot column).  systable_beginscan
- * maps these heap column numbers to the index's.
+ * Open a window table, locked for writing, and decide (again, after an
+ * invalidation) whether it may be updated directly.
  */
-static SysScanDesc
-key_scan_begin(DirectTable *t, Relation rel, Snapshot snapshot,
-			   Datum proposer, Datum band, int32 slot)
+static Relation
+window_table_open(WindowTable *t)
+{
+	uint32		generation = ap_schema_generation();
+	Relation	rel = NULL;
+
+	if (!window_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(window_table_invalidate, (Datum) 0);
+		window_callback_registered = true;
+	}
+
+	if (OidIsValid(t->relid) && t->schema_generation == generation)
+		rel = try_table_open(t->relid, RowExclusiveLock);
+	if (rel == NULL)
+	{
+		t->relid = get_relname_relid(t->table, ap_extension_schema());
+		t->schema_generation = generation;
+		t->resolved = false;
+		if (!OidIsValid(t->relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table \"%s.%s\" of extension \"adaptive_prompts\" does not exist",
+							ap_extension_schema_name(), t->table),
+					 errhint("Reinstall the extension.")));
+		rel = table_open(t->relid, RowExclusiveLock);
+	}
+
+	/*
+	 * Invalidations were processed when the lock was taken; one arriving
+	 * while deciding marks the decision stale for the next call.
+	 */
+	if (!t->resolved)
+	{
+		t->resolved = true;
+		t->direct = window_table_allows_direct(t, rel);
+	}
+	return rel;
+}
+
+/*
+ * Find the row of a key by the primary key, under the caller's lock of the
+ * key.  Returns NULL when there is none.
+ */
+static HeapTuple
+direct_fetch(WindowTable *t, Relation rel, Snapshot snapshot, Datum *key,
+			 SysScanDesc *scan)
 {
 	ScanKeyData keys[3];
+	int			i;
 
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, proposer);
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, band);
-	if (slot >= 0)
-		ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(slot));
-	return systable_beginscan(rel, t->index_oid, true, snapshot,
-							  slot >= 0 ? 3 : 2, keys);
+	for (i = 0; i < t->nkeys; i++)
+		ScanKeyEntryInitialize(&keys[i], 0, t->key_attnums[i],
+							   BTEqualStrategyNumber, InvalidOid,
+							   t->key_collations[i], t->key_procs[i], key[i]);
+	*scan = systable_beginscan(rel, t->index_oid, true, snapshot, t->nkeys, keys);
+	return systable_getnext(*scan);
 }
 
 /*
- * Find a row of a key (and slot, for the ring; -1 for metrics) by primary
- * key and replace its columns with values; old_values, when not NULL,
- * receives what they held (all are pass-by-value types).  The caller holds
- * the key's metrics row lock, and makes the change visible to later
- * statements with CommandCounterIncrement().
+ * Replace a row's columns in place, as UPDATE would for the table as it is
+ * (window_table_allows_direct): a HOT update when the page has room,
+ * otherwise a new entry in the primary key, the only index.
  */
 static void
-direct_update(DirectTable *t, Datum proposer, Datum band, int32 slot,
-			  Datum *values, bool *nulls, Datum *old_values)
+direct_replace(WindowTable *t, Relation rel, HeapTuple old_tuple,
+			   Datum *values, bool *nulls)
 {
-	Relation	rel;
-	Snapshot	snapshot;
-	SysScanDesc scan;
-	HeapTuple	old_tuple;
 	HeapTuple	new_tuple;
 
-	direct_table_resolve(t);
-	rel = table_open(t->relid, RowExclusiveLock);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	scan = key_scan_begin(t, rel, snapshot, proposer, band, slot);
-	old_tuple = systable_getnext(scan);
-	if (!HeapTupleIsValid(old_tuple))
-		elog(ERROR, "row of %s for proposer \"%s\" band %s%s not found", t->table,
-			 TextDatumGetCString(proposer), TextDatumGetCString(band),
-			 slot >= 0 ? " slot" : "");
-	if (old_values != NULL)
-	{
-		int			i;
-		bool		isnull;
-
-		for (i = 0; i < t->ncolumns; i++)
-			old_values[i] = heap_getattr(old_tuple, t->attnums[i],
-										 RelationGetDescr(rel), &isnull);
-	}
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 	new_tuple = heap_modify_tuple_by_cols(old_tuple, RelationGetDescr(rel),
 										  t->ncolumns, t->attnums, values, nulls);
-	CatalogTupleUpdate(rel, &old_tuple->t_self, new_tuple);
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	table_close(rel, RowExclusiveLock);
+	simple_heap_update(rel, &old_tuple->t_self, new_tuple);
+	if (!HeapTupleIsHeapOnly(new_tuple))
+	{
+		Relation	index = index_open(t->index_oid, RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		index_values[INDEX_MAX_KEYS];
+		bool		index_nulls[INDEX_MAX_KEYS];
+		int			i;
+
+		for (i = 0; i < t->nkeys; i++)
+			index_values[i] = heap_getattr(new_tuple, t->key_attnums[i],
+										   RelationGetDescr(rel), &index_nulls[i]);
+		index_insert(index, index_values, index_nulls, &new_tuple->t_self, rel,
+					 UNIQUE_CHECK_YES, true, info);
+		index_close(index, RowExclusiveLock);
+	}
+	heap_freetuple(new_tuple);
 }
 
 /*
- * Overwrite a ring slot; returns what it held.
+ * Update the row of a key (and slot, for the ring) with values, directly
+ * or through SPI.  old_values, when not NULL, receives what the columns
+ * held (all are pass-by-value types).  Returns false when the row does not
+ * exist.  The caller holds the key's metrics row lock.
  */
-static void
-ring_replace(Datum *key, int32 slot, int64 seq, bool was_success,
-			 double improvement_rate, bool *old_success, double *old_improvement)
+static bool
+window_update(WindowTable *t, Datum *key, Datum *values, bool *nulls,
+			  Datum *old_values)
+{
+	Relation	rel = window_table_open(t);
+	bool		found;
+
+	if (t->direct)
+	{
+		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+		SysScanDesc scan;
+		HeapTuple	old_tuple = direct_fetch(t, rel, snapshot, key, &scan);
+
+		found = HeapTupleIsValid(old_tuple);
+		if (found)
+		{
+			if (old_values != NULL)
+			{
+				bool		isnull;
+				int			i;
+
+				for (i = 0; i < t->ncolumns; i++)
+					old_values[i] = heap_getattr(old_tuple, t->attnums[i],
+												 RelationGetDescr(rel), &isnull);
+			}
+			direct_replace(t, rel, old_tuple, values, nulls);
+		}
+		systable_endscan(scan);
+		UnregisterSnapshot(snapshot);
+		CommandCounterIncrement();
+	}
+	else
+	{
+		Datum		args[12];
+		char		arg_nulls[12];
+		int			i;
+
+		for (i = 0; i < t->nkeys; i++)
+		{
+			args[i] = key[i];
+			arg_nulls[i] = ' ';
+		}
+		for (i = 0; i < t->ncolumns; i++)
+		{
+			args[t->nkeys + i] = values[i];
+			arg_nulls[t->nkeys + i] = nulls[i] ? 'n' : ' ';
+		}
+		ap_execute(&t->update_plan, args, arg_nulls, false, 0);
+		found = SPI_processed > 0;
+		if (found && old_values != NULL)
+		{
+			bool		isnull;
+
+			for (i = 0; i < t->nreturning; i++)
+				old_values[t->returning[i]] = SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc,
+															i + 1, &isnull);
+		}
+	}
+	table_close(rel, NoLock);
+	return found;
+}
+
+/*
+ * Overwrite a ring slot, key = (proposer, band, slot); returns false when
+ * the slot has no row (someone deleted it), else true and what it held.
+ */
+static bool
+ring_replace(Datum *key, int64 seq, bool was_success, double improvement_rate,
+			 bool *old_success, double *old_improvement)
 {
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -306,80 +544,37 @@ ring_replace(Datum *key, int32 slot, int64 seq, bool was_success,
 	values[RING_WAS_SUCCESS] = BoolGetDatum(was_success);
 	values[RING_IMPROVEMENT_RATE] = Float8GetDatum(improvement_rate);
 	values[RING_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	direct_update(&ring_table, key[0], key[1], slot, values, nulls, old_values);
+	if (!window_update(&ring_table, key, values, nulls, old_values))
+		return false;
 	*old_success = DatumGetBool(old_values[RING_WAS_SUCCESS]);
 	*old_improvement = DatumGetFloat8(old_values[RING_IMPROVEMENT_RATE]);
+	return true;
 }
 
 /*
- * Lock the metrics row of a key and read it, as SELECT ... FOR UPDATE
- * would: in READ COMMITTED the latest version is locked (waiting for a
- * concurrent writer of the key to end); under REPEATABLE READ or
- * SERIALIZABLE a version newer than the transaction's snapshot is a
- * serialization failure.  Returns false when the key has no row yet.
+ * Lock the metrics row of a key and read it (SELECT ... FOR UPDATE: in READ
+ * COMMITTED the latest version, waiting for a concurrent writer of the key;
+ * under REPEATABLE READ or SERIALIZABLE a newer version is a serialization
+ * failure).  Returns false when the key has no row yet.
  */
 static bool
 window_lock(Datum *key, WindowRow *row)
 {
-	DirectTable *t = &metrics_table;
-	Relation	rel;
-	Snapshot	snapshot;
-	SysScanDesc scan;
 	HeapTuple	tuple;
-	ItemPointerData tid;
-	TupleTableSlot *slot;
-	TM_FailureData failure;
-	TM_Result	result;
-	bool		found = false;
+	TupleDesc	desc;
 	bool		isnull;
 
-	direct_table_resolve(t);
-	rel = table_open(t->relid, RowExclusiveLock);
-	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
-								GetTransactionSnapshot() : GetLatestSnapshot());
-	scan = key_scan_begin(t, rel, snapshot, key[0], key[1], -1);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-	{
-		tid = tuple->t_self;
-		found = true;
-	}
-	systable_endscan(scan);
-
-	if (found)
-	{
-		slot = table_slot_create(rel, NULL);
-		result = table_tuple_lock(rel, &tid, snapshot, slot,
-								  GetCurrentCommandId(false), LockTupleExclusive,
-								  LockWaitBlock,
-								  IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-								  &failure);
-		switch (result)
-		{
-			case TM_Ok:
-				row->attempts = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_ATTEMPTS], &isnull));
-				row->successes = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_SUCCESSES], &isnull));
-				row->improvement_sum = DatumGetFloat8(slot_getattr(slot, t->attnums[METRICS_IMPROVEMENT_SUM], &isnull));
-				row->last_seq = DatumGetInt64(slot_getattr(slot, t->attnums[METRICS_LAST_SEQ], &isnull));
-				row->window_size = DatumGetInt32(slot_getattr(slot, t->attnums[METRICS_WINDOW_SIZE], &isnull));
-				break;
-			case TM_Updated:
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				/* The row went away (only a DBA deletes them): create it anew. */
-				found = false;
-				break;
-			default:
-				elog(ERROR, "unexpected result %d locking the metrics row", (int) result);
-		}
-		ExecDropSingleTupleTableSlot(slot);
-	}
-	UnregisterSnapshot(snapshot);
-	table_close(rel, RowExclusiveLock);
-	return found;
+	ap_execute(&lock_plan, key, NULL, false, 1);
+	if (SPI_processed == 0)
+		return false;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+	row->successes = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+	row->improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 3, &isnull));
+	row->last_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	row->window_size = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+	return true;
 }
 
 /*
@@ -402,8 +597,10 @@ window_store(Datum *key, const WindowRow *row)
 	values[METRICS_LAST_SEQ] = Int64GetDatum(row->last_seq);
 	values[METRICS_WINDOW_SIZE] = Int32GetDatum(row->window_size);
 	values[METRICS_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	direct_update(&metrics_table, key[0], key[1], -1, values, nulls, NULL);
-	CommandCounterIncrement();
+
+	/* The row is locked by this transaction: it cannot have gone away. */
+	if (!window_update(&metrics_table, key, values, nulls, NULL))
+		elog(ERROR, "locked metrics row not found");
 }
 
 /*
@@ -433,7 +630,11 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 		create_values[2] = Int32GetDatum(size);
 		ap_execute(&create_plan, create_values, NULL, false, 0);
 		if (!window_lock(key, &row))
-			elog(ERROR, "metrics row of a new window vanished");
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("the window of proposer \"%s\" in band %s was removed by a concurrent transaction",
+							text_to_cstring(proposer), band),
+					 errhint("Retry the call.")));
 	}
 
 	if (row.window_size != size)
@@ -455,7 +656,6 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 		row.attempts++;
 		row.successes += was_success ? 1 : 0;
 		row.improvement_sum += improvement_rate;
-		window_store(key, &row);
 	}
 	else
 	{
@@ -472,14 +672,22 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 			rest_sum = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0],
 													SPI_tuptable->tupdesc, 1, &isnull));
 		}
-		ring_replace(key, slot, row.last_seq, was_success, improvement_rate,
-					 &old_success, &old_improvement);
-		if (slot != 0)
-			rest_sum = row.improvement_sum - old_improvement;
-		row.improvement_sum = rest_sum + improvement_rate;
-		row.successes += (was_success ? 1 : 0) - (old_success ? 1 : 0);
-		window_store(key, &row);
+		if (ring_replace(values, row.last_seq, was_success, improvement_rate,
+						 &old_success, &old_improvement))
+		{
+			if (slot != 0)
+				rest_sum = row.improvement_sum - old_improvement;
+			row.improvement_sum = rest_sum + improvement_rate;
+			row.successes += (was_success ? 1 : 0) - (old_success ? 1 : 0);
+		}
+		else
+		{
+			/* Someone deleted the slot's row: write it and count anew. */
+			ap_execute(&slot_insert_plan, values, NULL, false, 0);
+			window_recount(key, &row);
+		}
 	}
+	window_store(key, &row);
 
 	state->attempts = (int) row.attempts;
 	state->success_rate = row.attempts > 0 ?
@@ -528,6 +736,7 @@ ap_resize_windows(PG_FUNCTION_ARGS)
 	uint64		i;
 
 	AP_ENTER();
+	ap_require_writable("resize_windows()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 

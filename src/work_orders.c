@@ -312,6 +312,9 @@ check_error_samples(Jsonb *samples)
 					if (token != WJB_BEGIN_OBJECT)
 						goto not_object;
 				}
+				/* An object or array as the value of "code" or "message". */
+				if (depth == 2 && expect_value_of_string_key)
+					goto not_string;
 				depth++;
 				break;
 			case WJB_END_ARRAY:
@@ -337,10 +340,7 @@ check_error_samples(Jsonb *samples)
 				break;
 			case WJB_VALUE:
 				if (depth == 2 && expect_value_of_string_key && v.type != jbvString)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("\"%s\" of element %d of error_samples must be a string",
-									key_name, element)));
+					goto not_string;
 				expect_value_of_string_key = false;
 				break;
 			default:
@@ -348,6 +348,12 @@ check_error_samples(Jsonb *samples)
 		}
 	}
 	return;
+
+not_string:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("\"%s\" of element %d of error_samples must be a string",
+					key_name, element)));
 
 not_object:
 	ereport(ERROR,
@@ -573,6 +579,7 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	AP_ENTER();
+	ap_require_writable("record_work_order()");
 
 	/* Validate everything before writing anything. */
 	proposer = ap_require_name(fcinfo, ARG_PROPOSER, "proposer_name");
@@ -711,6 +718,7 @@ ap_purge_work_orders(PG_FUNCTION_ARGS)
 	uint64		deleted;
 
 	AP_ENTER();
+	ap_require_writable("purge_work_orders()");
 	batch_size = ap_require_count(fcinfo, 0, "batch_size");
 	if (batch_size < 1)
 		ereport(ERROR,

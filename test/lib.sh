@@ -10,6 +10,10 @@ AP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AP_PG_MAJOR=${AP_PG_MAJOR:-15}
 AP_PG_BIN=/usr/lib/postgresql/$AP_PG_MAJOR/bin
 AP_CLUSTER_USER=${AP_CLUSTER_USER:-postgres}
+# PostgreSQL 15's programs (psql, pgbench, pg_dump, ...) come first, whatever
+# else the machine has installed; warnings are errors in the tests' builds.
+export PATH="$AP_PG_BIN:$PATH"
+export WERROR=-Werror
 AP_PACKAGES=(
 	build-essential
 	"postgresql-$AP_PG_MAJOR"
@@ -86,8 +90,11 @@ ap_start_cluster() {
 	AP_DATA=$AP_TMP/data
 	export PGHOST=$AP_TMP PGPORT=$(ap_free_port) PGUSER=$AP_CLUSTER_USER PGDATABASE=postgres
 	ap_log "starting a cluster in $AP_DATA on port $PGPORT"
+	# The default collation is ICU's en-US, not C, as in most real databases:
+	# the window's direct index scans must order keys as the index does.
 	ap_as_owner "$AP_PG_BIN/initdb" -D "$AP_DATA" -A trust -U "$AP_CLUSTER_USER" \
-		--no-sync -E UTF8 --locale=C.UTF-8 >"$AP_TMP/initdb.log"
+		--no-sync -E UTF8 --locale=C.UTF-8 --locale-provider=icu --icu-locale=en-US \
+		>"$AP_TMP/initdb.log"
 	cat >>"$AP_DATA/postgresql.conf" <<-CONF
 		port = $PGPORT
 		listen_addresses = '127.0.0.1'
@@ -145,6 +152,12 @@ ap_reset_config() {
 }
 
 ap_setup() {
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "$(basename "$0"): run this as root: it installs Debian packages, installs the" >&2
+		echo "extension into PostgreSQL $AP_PG_MAJOR and runs a throwaway cluster as the" >&2
+		echo "unprivileged user '$AP_CLUSTER_USER'." >&2
+		exit 1
+	fi
 	# One test run at a time installs into and uses this machine's
 	# PostgreSQL: the lock is held until the calling script exits.
 	exec 9>/tmp/adaptive_prompts.lock

@@ -104,7 +104,7 @@ reset_config() { ap_reset_config "$1"; }
 session_open() {
 	TAP_SESSION_DIR=$(mktemp -d)
 	mkfifo "$TAP_SESSION_DIR/in"
-	"${PSQL[@]}" -v ON_ERROR_STOP=0 <"$TAP_SESSION_DIR/in" >"$TAP_SESSION_DIR/out" 2>&1 &
+	"${PSQL[@]}" -v ON_ERROR_STOP=0 -v VERBOSITY=terse <"$TAP_SESSION_DIR/in" >"$TAP_SESSION_DIR/out" 2>&1 &
 	TAP_SESSION_PID=$!
 	exec 3>"$TAP_SESSION_DIR/in"
 }
