@@ -17,6 +17,7 @@ OBJS = \
 	src/enhancements.o \
 	src/experiments.o \
 	src/guc.o \
+	src/known_versions.o \
 	src/prompts.o \
 	src/proposers.o \
 	src/sanitizer_sql.o \

@@ -416,10 +416,11 @@ CREATE TYPE @extschema@.work_order_result AS (
     window_success_rate float8,
     experiment_id       uuid,
     experiment_status   text,
-    duplicate           boolean
+    duplicate           boolean,
+    auto_registered     boolean
 );
 COMMENT ON TYPE @extschema@.work_order_result IS
-    'Result of record_work_order: the outcome class, whether the work order was logged, its band, and the (proposer, band) window after the call.';
+    'Result of record_work_order: the outcome class, whether the work order was logged, its band, the (proposer, band) window after the call, whether the id was a duplicate, and whether this call registered an unknown proposer (inactive; a NOTICE says so too, but pooled callers rarely see NOTICEs).';
 
 CREATE FUNCTION @extschema@.complexity_band(complexity_score float8)
 RETURNS text
@@ -445,7 +446,7 @@ AS 'MODULE_PATHNAME', 'ap_record_work_order'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.record_work_order(text, float8, integer, integer, boolean, text[], jsonb, text, text[], text[], text) IS
-    'Report one work order. Classifies it (success, partial, failure), updates the rolling window and metrics of its (proposer, band), counts it in running experiments and tests, and logs it when it failed or falls in the sample. Idempotent by work_order_id: a repeated id changes nothing and returns duplicate = true.';
+    'Report one work order. Classifies it (success, partial, failure), updates the rolling window and metrics of its (proposer, band), counts it in running experiments and tests, and logs it when it failed or falls in the sample. Idempotent by work_order_id: a repeated id changes nothing and returns duplicate = true. An unknown prompt_version or CODE@N token is an error (42704); an unknown proposer is registered inactive (auto_registered = true) unless adaptive_prompts.auto_register_proposers is off (42704).';
 
 CREATE FUNCTION @extschema@.purge_work_orders(batch_size integer DEFAULT 10000)
 RETURNS bigint
@@ -758,7 +759,7 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'ap_invalidate_activity'
 LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.ap_invalidate_activity() IS
-    'Statement trigger: makes every backend re-check whether experiments or A/B tests are open after this transaction commits.';
+    'Statement trigger: makes every backend forget what it cached about the table (whether experiments or A/B tests are open; which prompt and enhancement versions exist) when this transaction commits.';
 
 CREATE TRIGGER threshold_experiments_activity
     AFTER INSERT OR DELETE OR UPDATE OF status, watching OR TRUNCATE
@@ -768,6 +769,18 @@ CREATE TRIGGER threshold_experiments_activity
 CREATE TRIGGER ab_tests_activity
     AFTER INSERT OR DELETE OR UPDATE OF status OR TRUNCATE
     ON @extschema@.ab_tests
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
+
+-- record_work_order keeps, per backend, the prompt and enhancement versions
+-- it has found; these tell every backend when one may have gone away.
+CREATE TRIGGER prompt_versions_known
+    AFTER DELETE OR UPDATE OF version, proposer_name OR TRUNCATE
+    ON @extschema@.prompt_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
+
+CREATE TRIGGER enhancement_versions_known
+    AFTER DELETE OR UPDATE OF error_code, version OR TRUNCATE
+    ON @extschema@.enhancement_versions
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.ap_invalidate_activity();
 
 -- ---------------------------------------------------------------------------

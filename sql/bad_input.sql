@@ -36,12 +36,9 @@ SELECT complexity_band(2);
 SELECT register_proposer('q', 1.5, 1);
 SELECT register_proposer('q', 0.5, NULL);
 SELECT set_proposer_active('nobody', true);
-
--- Nothing was written by any of the calls above.
-SELECT (SELECT count(*) FROM proposer_failures) AS logged,
-       (SELECT count(*) FROM proposer_attempts) AS attempts,
-       (SELECT count(*) FROM proposer_success_metrics) AS metrics,
-       (SELECT count(*) FROM work_orders) AS ledger,
-       (SELECT count(*) FROM proposers) AS proposers;
+SELECT record_work_order('   ', 0.5, 1, 0);
+SELECT record_work_order('p ', 0.5, 1, 0);
+SELECT record_work_order('p', 0.5, 1, 0, error_samples => '[{"code": {"nested": true}}]');
+SELECT register_proposer('q', 0.5, -1);
 
 DROP EXTENSION adaptive_prompts;

@@ -44,11 +44,23 @@ SELECT outcome, logged, complexity_band, window_attempts, duplicate
 SELECT count(*) AS ledger_rows FROM work_orders;
 SELECT attempts FROM proposer_success_metrics WHERE proposer_name = 'gpt-4o-mini';
 
--- Unknown proposers are registered inactive with a NOTICE.
-SELECT outcome FROM record_work_order('gtp-4o-mini', 0.5, 1, 1);
+-- Unknown proposers are registered inactive with a NOTICE, and the result
+-- row says so (pooled callers rarely see NOTICEs).
+SELECT outcome, auto_registered FROM record_work_order('gtp-4o-mini', 0.5, 1, 1);
+SELECT outcome, auto_registered FROM record_work_order('gtp-4o-mini', 0.5, 1, 1);
 SELECT name, complexity_threshold, active, auto_registered FROM proposers ORDER BY name;
 SELECT register_proposer('gtp-4o-mini', 0.2, 5);
 SELECT name, active, auto_registered FROM proposers WHERE name = 'gtp-4o-mini';
+
+-- What a work order used must exist: the prompt version and CODE@N tokens.
+SELECT register_prompt_version('claude', 'claude/v1', 'You write TypeScript.') IS NOT NULL AS registered;
+SELECT set_enhancement('TS2345', 'Check argument types.'), set_enhancement('TS2345', 'Check argument types against the parameters.');
+\set VERBOSITY terse
+SELECT outcome FROM record_work_order('claude', 0.8, 3, 3, prompt_version => 'claude/v9');
+SELECT outcome FROM record_work_order('claude', 0.8, 3, 3, enhancements_used => '{TS2345@3}');
+\set VERBOSITY default
+SELECT outcome FROM record_work_order('claude', 0.8, 3, 3, prompt_version => 'v1.0',
+    enhancements_used => '{TS2345@0,TS7006}');
 
 -- Sanitizer exclusion: codes a reported change accounts for move out.
 SELECT outcome FROM record_work_order('claude', 0.8, 3, 3,

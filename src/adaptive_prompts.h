@@ -134,6 +134,7 @@ typedef struct WindowState
 {
 	int			attempts;
 	double		success_rate;
+	bool		auto_registered;	/* the call registered an unknown proposer */
 } WindowState;
 
 extern void window_record_attempt(text *proposer, const char *band,
@@ -174,6 +175,11 @@ typedef struct ExperimentCount
 	pg_uuid_t	id;
 	char		status[32];
 } ExperimentCount;
+
+/* Prompt and enhancement versions reported by a work order (known_versions.c). */
+extern void known_require_prompt_version(text *proposer, text *version);
+extern void known_require_enhancement_versions(const UsedEnhancement *used,
+											   int count);
 
 /* Whether any experiment or A/B test is open, cached per backend (activity.c). */
 extern bool activity_experiments_open(void);

@@ -624,7 +624,7 @@ window_record_attempt(text *proposer, const char *band, bool was_success,
 	{
 		Datum		create_values[3];
 
-		proposer_ensure_registered(proposer);
+		state->auto_registered = proposer_ensure_registered(proposer);
 		create_values[0] = key[0];
 		create_values[1] = key[1];
 		create_values[2] = Int32GetDatum(size);

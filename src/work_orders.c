@@ -62,6 +62,7 @@ enum
 	RESULT_EXPERIMENT_ID,
 	RESULT_EXPERIMENT_STATUS,
 	RESULT_DUPLICATE,
+	RESULT_AUTO_REGISTERED,
 	RESULT_NATTS
 };
 
@@ -478,6 +479,7 @@ make_result(FunctionCallInfo fcinfo, const char *outcome, bool logged,
 		nulls[RESULT_EXPERIMENT_STATUS] = true;
 	}
 	values[RESULT_DUPLICATE] = BoolGetDatum(duplicate);
+	values[RESULT_AUTO_REGISTERED] = BoolGetDatum(window->auto_registered);
 
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
@@ -497,7 +499,7 @@ duplicate_result(FunctionCallInfo fcinfo, text *work_order_id)
 	char	   *outcome;
 	char	   *band;
 	bool		logged;
-	WindowState window = {0, 0.0};
+	WindowState window = {0};
 	Datum		result;
 
 	values[0] = PointerGetDatum(work_order_id);
@@ -571,7 +573,7 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	const char *band;
 	double		sample_rate;
 	bool		logged;
-	WindowState window = {0, 0.0};
+	WindowState window = {0};
 	WorkOrderFacts facts;
 	ExperimentCount experiment;
 	Datum		error_codes;
@@ -626,6 +628,11 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/* What the caller says it used must exist (usually answered from memory). */
+	if (prompt_version != NULL)
+		known_require_prompt_version(proposer, prompt_version);
+	known_require_enhancement_versions(used, used_count);
 
 	/* The ledger row comes first, so concurrent duplicates wait here. */
 	if (work_order_id != NULL &&

@@ -75,4 +75,11 @@ writer=$(standby "SELECT set_enhancement('TS7006', 'x')" 2>&1)
 [[ $writer == *"read-only transaction"* || $writer == *"recovery is in progress"* ]]
 ok $? "a writer fails on the standby" || note "$writer"
 
+# record_work_order writes directly into the window tables: on a standby it
+# must refuse with 25006 before doing so, not fail inside the heap code.
+recorder=$("${PSQL[@]}" -h "$standby_dir" -p "$standby_port" -v VERBOSITY=verbose \
+	-c "SELECT record_work_order('standby-model', 0.5, 2, 2)" 2>&1)
+[[ $recorder == *"ERROR:  25006:"* ]]
+ok $? "record_work_order on the standby fails with 25006" || note "$recorder"
+
 done_testing

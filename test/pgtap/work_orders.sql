@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION adaptive_prompts;
-SELECT plan(51);
+SELECT plan(62);
 
 SELECT register_proposer('alpha', 0.3, 1);
 SELECT register_proposer('beta', 0.6, 2);
@@ -143,9 +143,12 @@ SELECT is((SELECT (count(*), (SELECT count(*) FROM work_orders), (SELECT sum(las
 -- ---------------------------------------------------------------------------
 -- Bad input: SQLSTATE class 22, nothing written
 -- ---------------------------------------------------------------------------
+-- A failing call rolls back by itself, so counting rows afterwards proves
+-- nothing; the log's identity sequence, which no rollback undoes, shows
+-- whether a bad call got as far as writing before it was refused.  The
+-- calls below are failures, which are always logged.
 CREATE TEMP TABLE before_bad AS
-SELECT (SELECT count(*) FROM proposer_failures) AS f, (SELECT count(*) FROM work_orders) AS w,
-       (SELECT sum(last_seq) FROM proposer_success_metrics) AS s, (SELECT count(*) FROM proposers) AS p;
+SELECT coalesce(pg_sequence_last_value('proposer_failures_id_seq'), 0) AS log_seq;
 SELECT throws_ok($$SELECT record_work_order(NULL, 0.5, 1, 0, work_order_id => 'bad')$$, '22004', NULL, 'NULL proposer');
 SELECT throws_ok($$SELECT record_work_order('', 0.5, 1, 0, work_order_id => 'bad')$$, '22023', NULL, 'empty proposer');
 SELECT throws_ok($$SELECT record_work_order('x', NULL, 1, 0, work_order_id => 'bad')$$, '22004', NULL, 'NULL complexity');
@@ -160,10 +163,25 @@ SELECT throws_ok($$SELECT record_work_order('x', 0.5, 1, 0, enhancements_used =>
 SELECT throws_ok($$SELECT record_work_order('x', 0.5, 1, 0, sanitizer_changes => '{NULL}', work_order_id => 'bad')$$, '22004', NULL, 'NULL in sanitizer_changes');
 SELECT throws_ok($$SELECT record_work_order('x', 0.5, 1, 0, error_samples => '{"a": 1}', work_order_id => 'bad')$$, '22023', NULL, 'error_samples as an object');
 SELECT throws_ok($$SELECT record_work_order('x', 0.5, 1, 0, error_samples => '["TS1"]', work_order_id => 'bad')$$, '22023', NULL, 'error_samples of strings');
-SELECT is((SELECT (f, w, s, p)::text FROM before_bad),
-          (SELECT ((SELECT count(*) FROM proposer_failures), (SELECT count(*) FROM work_orders),
-                   (SELECT sum(last_seq) FROM proposer_success_metrics), (SELECT count(*) FROM proposers))::text),
-          'no bad call changed a row');
+SELECT throws_ok($$SELECT record_work_order('x', 0.5, 2, 2, error_samples => '[{"code": {"a": 1}}]')$$, '22023',
+                 '"code" of element 1 of error_samples must be a string', 'error_samples with an object as code');
+SELECT throws_ok($$SELECT record_work_order('x', 0.5, 2, 2, error_samples => '[{"code": "TS1"}, {"message": ["m"]}]')$$, '22023',
+                 '"message" of element 2 of error_samples must be a string', 'error_samples with an array as message');
+SELECT throws_ok($$SELECT record_work_order('   ', 0.5, 2, 2)$$, '22023', 'proposer_name must not be blank', 'blank proposer');
+SELECT throws_ok($$SELECT record_work_order(E'\t', 0.5, 2, 2)$$, '22023', 'proposer_name must not be blank', 'tab as proposer');
+SELECT throws_ok($$SELECT record_work_order('gpt-4o-mini ', 0.5, 2, 2)$$, '22023',
+                 'proposer_name must not begin or end with white space', 'padded proposer');
+SELECT throws_ok($$SELECT record_work_order('x', 0.5, 2, 2, work_order_id => ' wo-1')$$, '22023',
+                 'work_order_id must not begin or end with white space', 'padded work_order_id');
+SELECT throws_ok($$SELECT record_work_order('x', 0.5, 2, 2, prompt_version => '')$$, '22023', NULL, 'empty prompt_version');
+SELECT is((SELECT log_seq FROM before_bad), coalesce(pg_sequence_last_value('proposer_failures_id_seq'), 0),
+          'bad calls are refused before anything is written (the log sequence did not move)');
+SELECT throws_ok($$SELECT register_proposer('z', 0.5, -1)$$, '22003', 'cost_rank must not be negative', 'negative cost_rank');
+SELECT throws_ok($$SELECT register_proposer(' z', 0.5, 1)$$, '22023', 'name must not begin or end with white space', 'padded proposer name');
+SELECT throws_ok($$SELECT * FROM analyze_enhancement_effectiveness('1000 years')$$, '22023',
+                 'since must be between 0 and 100 years', 'an analysis window beyond 100 years names the argument');
+SELECT throws_ok($$SELECT * FROM get_common_unaddressed_errors(5, '-1 day')$$, '22023',
+                 'since must be between 0 and 100 years', 'a negative analysis window names the argument');
 
 -- Auto-registration: inactive, NOTICE; an error when turned off is tested
 -- in test/integration (the setting is reload-level).
