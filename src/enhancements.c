@@ -244,8 +244,11 @@ enhancement_make_live(text *error_code, int32 version,
 		nulls[5] = old_version > 0 ? ' ' : 'n';
 		ap_execute(&make_live_plan, values, nulls, false, 0);
 		if (SPI_processed != 1)
-			elog(ERROR, "version %d of enhancement %s vanished", version,
-				 text_to_cstring(error_code));
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("version %d of the enhancement of error code \"%s\" was deleted by a concurrent transaction",
+							version, text_to_cstring(error_code)),
+					 errhint("Retry the call.")));
 		tuple = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
 

@@ -248,8 +248,11 @@ prompt_version_make_active(text *proposer, const char *version,
 		else
 			ap_execute(&activate_plan, values, NULL, false, 0);
 		if (SPI_processed != 1)
-			elog(ERROR, "prompt version \"%s\" of proposer \"%s\" vanished",
-				 version, text_to_cstring(proposer));
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("prompt version \"%s\" of proposer \"%s\" was deleted by a concurrent transaction",
+							version, text_to_cstring(proposer)),
+					 errhint("Retry the call.")));
 	}
 
 	version_history_add(AB_KIND_PROMPT, proposer, old_version, version, action,

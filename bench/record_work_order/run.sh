@@ -24,7 +24,11 @@ ap_setup
 export PGDATABASE=bench
 ap_psql -d postgres -c "CREATE DATABASE bench"
 ap_psql -c "CREATE EXTENSION adaptive_prompts" -f "$here/baseline.sql" >/dev/null
-for p in 1 2 3 4; do ap_psql -c "SELECT register_proposer('model-$p', 0.$((p * 2)), $p)" >/dev/null; done
+for p in 1 2 3 4; do
+	ap_psql -c "SELECT register_proposer('model-$p', 0.$((p * 2)), $p)" \
+		-c "SELECT register_prompt_version('model-$p', 'model-$p/v1', 'Write TypeScript.', activate => true)" >/dev/null
+done
+ap_psql -c "SELECT set_enhancement('TS2345', 'Check argument types.'), set_enhancement('TS2322', 'Check assignments.')" >/dev/null
 
 pgb() { "$AP_PG_BIN/pgbench" -n -M prepared -c $clients -j $clients "$@" 2>&1; }
 tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
@@ -57,6 +61,19 @@ printf '(b) record_work_order              %10.0f tps\n' "$b"
 printf '(c) PL/pgSQL Components 5-6        %10.0f tps\n' "$c"
 printf 'b/c = %.2f   (target >= 2)\n' "$(echo "$b / $c" | bc -l)"
 printf 'b/a = %.2f   (aim >= 0.5)\n' "$(echo "$b / $a" | bc -l)"
+
+# Latency of (b) from pgbench's per-transaction log: the tail shows what the
+# in-band ledger purge and the lap recount cost the callers that run them.
+latency_dir=$(mktemp -d)
+chmod 777 "$latency_dir"
+(cd "$latency_dir" && pgb -T "$seconds" -l --log-prefix=record -f "$here/record.sql" >/dev/null)
+cat "$latency_dir"/record.* | awk '{print $3}' | sort -n | awk '
+	{ v[NR] = $1 }
+	END {
+		printf "(b) latency over %d calls: p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
+			NR, v[int(NR * 0.50)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]
+	}'
+rm -rf "$latency_dir"
 [[ ${BENCH_STORAGE:-1} == 0 ]] && exit 0
 
 # Storage: the (b) stream from zero in a fresh database, measured at 100k
@@ -64,7 +81,11 @@ printf 'b/a = %.2f   (aim >= 0.5)\n' "$(echo "$b / $a" | bc -l)"
 export PGDATABASE=bench_storage
 ap_psql -d postgres -c "CREATE DATABASE bench_storage"
 ap_psql -c "CREATE EXTENSION adaptive_prompts" -f "$here/baseline.sql" >/dev/null
-for p in 1 2 3 4; do ap_psql -c "SELECT register_proposer('model-$p', 0.$((p * 2)), $p)" >/dev/null; done
+for p in 1 2 3 4; do
+	ap_psql -c "SELECT register_proposer('model-$p', 0.$((p * 2)), $p)" \
+		-c "SELECT register_prompt_version('model-$p', 'model-$p/v1', 'Write TypeScript.', activate => true)" >/dev/null
+done
+ap_psql -c "SELECT set_enhancement('TS2345', 'Check argument types.'), set_enhancement('TS2322', 'Check assignments.')" >/dev/null
 recorded() { ap_psql -At -c "SELECT count(*) FROM work_orders"; }
 top_up() {
 	local target=$1 have
