@@ -689,7 +689,7 @@ static struct curl_slist *
 build_headers(const char *api_key, const char **why)
 {
 	static const char *const fixed[] = {
-		"anthropic-version: " ANTHROPIC_API_VERSION,
+		("anthropic-version: " ANTHROPIC_API_VERSION),
 		"content-type: application/json",
 		"accept: application/json",
 		"Expect:",				/* no 100-continue round trip */
