@@ -12,11 +12,13 @@ OBJS = \
 	src/ab_decision.o \
 	src/ab_tests.o \
 	src/activity.o \
+	src/anthropic.o \
 	src/common.o \
 	src/effectiveness.o \
 	src/enhancements.o \
 	src/experiments.o \
 	src/guc.o \
+	src/http_client.o \
 	src/known_versions.o \
 	src/prompts.o \
 	src/proposers.o \
@@ -41,6 +43,8 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # not in users' builds: their compilers differ.
 WERROR ?=
 PG_CFLAGS = -Wall -Wextra $(WERROR)
+# The Anthropic client: libcurl for the transport, cJSON for the codec.
+SHLIB_LINK += -lcurl -lcjson
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -58,5 +62,13 @@ test/unit/stats.t: test/unit/test_stats.c test/unit/tap.h src/stats.c src/stats.
 test/unit/ab_decision.t: test/unit/test_ab_decision.c test/unit/tap.h src/ab_decision.c src/ab_decision.h src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_ab_decision.c src/ab_decision.c src/stats.c -lm
 
-unit-tests: test/unit/stats.t test/unit/ab_decision.t
+test/unit/anthropic.t: test/unit/test_anthropic.c test/unit/tap.h src/anthropic.c src/anthropic.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_anthropic.c src/anthropic.c -lcjson -lm
+
+# The transport, tested against the mock server, which the test program
+# starts itself (test/mock_anthropic.py; openssl for a self-signed certificate).
+test/unit/http_client.t: test/unit/test_http_client.c test/unit/tap.h src/http_client.c src/http_client.h src/anthropic.c src/anthropic.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_http_client.c src/http_client.c src/anthropic.c -lcurl -lcjson -lm
+
+unit-tests: test/unit/stats.t test/unit/ab_decision.t test/unit/anthropic.t test/unit/http_client.t
 .PHONY: unit-tests

@@ -28,6 +28,7 @@ AP_PACKAGES=(
 	nodejs
 	npm
 	python3
+	openssl
 )
 
 ap_log() { printf '\n=== %s\n' "$*" >&2; }
