@@ -116,20 +116,6 @@ free_headers(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
-/* ASCII case-insensitive string equality. */
-static bool
-equals_ignoring_case(const char *a, const char *b)
-{
-	while (*a && *b)
-	{
-		if (tolower((unsigned char) *a) != tolower((unsigned char) *b))
-			return false;
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
 /* Frees a result's strings (not the result). */
 static void
 free_result_fields(HttpResult *result)
@@ -202,7 +188,7 @@ host_is_loopback(const char *host)
 	struct in6_addr ipv6;
 	size_t		length = strlen(host);
 
-	if (equals_ignoring_case(host, "localhost"))
+	if (curl_strequal(host, "localhost"))
 		return true;
 	if (inet_pton(AF_INET, host, &ipv4) == 1)
 		return (ntohl(ipv4.s_addr) >> 24) == 127;
@@ -271,9 +257,9 @@ check_url(const char *url, CURLU **parsed, char *errbuf, size_t errbuf_size)
 				  curl_url_strerror(uc));
 		goto done;
 	}
-	if (equals_ignoring_case(scheme, "https"))
+	if (curl_strequal(scheme, "https"))
 		allowed = true;
-	else if (equals_ignoring_case(scheme, "http"))
+	else if (curl_strequal(scheme, "http"))
 	{
 		allowed = host_is_loopback(host);
 		if (!allowed)
@@ -831,7 +817,7 @@ http_client_add(HttpClient *client, const HttpRequest *request,
 		result_set_error(result, HTTP_ERROR_INTERNAL, "libcurl could not read back the URL's scheme.");
 		goto refuse;
 	}
-	plain_http = equals_ignoring_case(scheme, "http");
+	plain_http = curl_strequal(scheme, "http");
 	curl_free(scheme);
 
 	transfer->headers = build_headers(request->api_key, &why);
