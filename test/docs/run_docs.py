@@ -114,7 +114,18 @@ def sql_segments(block):
                 out = lines[i]
                 expected.append(out[3:] if out.startswith("-- ") else out[2:])
                 i += 1
-            segments.append((current_line, current, expected))
+            # The output belongs to the last statement; what comes before
+            # it runs first, with nothing shown.
+            split = 0
+            for k in range(len(current) - 2, -1, -1):
+                if not current[k].lstrip().startswith("--") \
+                        and STATEMENT_END.search(current[k]):
+                    split = k + 1
+                    break
+            if any(l.strip() and not l.lstrip().startswith("--")
+                   for l in current[:split]):
+                segments.append((current_line, current[:split], None))
+            segments.append((current_line + split, current[split:], expected))
             current = []
             current_line = block.line + i
     if any(l.strip() for l in current):
@@ -239,10 +250,13 @@ class Tap:
         if not ok:
             self.failed += 1
         print("%s %d - %s" % ("ok" if ok else "not ok", self.count, name))
-        if not ok and diag:
-            for line in diag:
-                print("# " + line)
         sys.stdout.flush()
+        if not ok and diag:
+            # On standard error, as Test::More does, so that prove shows it.
+            print("# failed: " + name, file=sys.stderr)
+            for line in diag:
+                print("# " + line, file=sys.stderr)
+            sys.stderr.flush()
 
 
 def show(label, lines):
