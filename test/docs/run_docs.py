@@ -106,9 +106,7 @@ def sql_segments(block):
         line = lines[i]
         current.append(line)
         i += 1
-        if line.strip() and not line.lstrip().startswith("--") \
-                and STATEMENT_END.search(line) \
-                and i < len(lines) and lines[i].startswith("--"):
+        if statement_end(line) and i < len(lines) and lines[i].startswith("--"):
             expected = []
             while i < len(lines) and lines[i].startswith("--"):
                 out = lines[i]
@@ -118,8 +116,7 @@ def sql_segments(block):
             # it runs first, with nothing shown.
             split = 0
             for k in range(len(current) - 2, -1, -1):
-                if not current[k].lstrip().startswith("--") \
-                        and STATEMENT_END.search(current[k]):
+                if statement_end(current[k]):
                     split = k + 1
                     break
             if any(l.strip() and not l.lstrip().startswith("--")
@@ -133,8 +130,26 @@ def sql_segments(block):
     return segments
 
 
+def code_part(line):
+    """A line without its trailing -- comment (outside quotes)."""
+    quoted = False
+    for k, ch in enumerate(line):
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and line.startswith("--", k):
+            return line[:k]
+    return line
+
+
+def statement_end(line):
+    return line.strip() and not line.lstrip().startswith("--") \
+        and STATEMENT_END.search(code_part(line).rstrip()) is not None
+
+
 def normalize(line):
     line = " ".join(line.split())
+    if line.startswith("-[ RECORD "):
+        return line.split("]")[0] + "]"
     if SEPARATOR.match(line.replace(" ", "")) and "-" in line:
         return "---"
     return line
