@@ -27,8 +27,9 @@ How a page marks its examples (docs/README of the convention is the
   ```js run        (or javascript) written to a file and run with node, with
                    node-postgres (`pg`) resolvable and PGHOST, PGPORT,
                    PGUSER, PGDATABASE set to the file's database; its
-                   standard output is compared with the ```text block that
-                   follows it, if there is one.
+                   standard output is compared with the next ```text block
+                   (prose may come between), if one comes before any other
+                   block.
   other languages  not run (shell, postgresql.conf, diagrams).
 
 In expected output, `...` inside a line matches any text, a line that is
@@ -85,11 +86,12 @@ def parse_blocks(path):
         lines = [l[len(indent):] if l.startswith(indent) else l.lstrip()
                  for l in text[start:j]]
         block = Block(lang, info[1:], start + 1, lines)
+        # The first ```text block after a `js run` block (before any
+        # other block) is its expected output.
         if lang == "text" and blocks and blocks[-1].lang in ("js", "javascript") \
-                and "\n".join(text[blocks[-1].end:i]).strip() == "":
+                and blocks[-1].output is None:
             blocks[-1].output = lines
         else:
-            block.end = j + 1
             blocks.append(block)
         i = j + 1
     return blocks
