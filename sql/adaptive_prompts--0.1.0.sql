@@ -508,7 +508,7 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(array_agg(DISTINCT m.error_code ORDER BY m.error_code), '{}')
+    SELECT coalesce(array_agg(DISTINCT m.error_code COLLATE "C" ORDER BY m.error_code COLLATE "C"), '{}')
       FROM @extschema@.sanitizer_error_map m
      WHERE m.change = ANY (changes)
 $$;
@@ -647,13 +647,16 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.get_active_prompt_version(text, text) IS
     'The prompt version a work order gets: during an A/B test of the proposer''s prompt, the version of the work order''s arm (by hash of the test''s salt and work_order_id; no id: the incumbent); else the active version; else the built-in default ''v1.0''. Read-only (works on a hot standby).';
 
-CREATE FUNCTION @extschema@.start_prompt_test(version text, sample_size integer DEFAULT 30)
-RETURNS void
+CREATE FUNCTION @extschema@.start_prompt_test(
+    version     text,
+    sample_size integer DEFAULT 30,
+    salt        bigint  DEFAULT NULL)
+RETURNS bigint
 AS 'MODULE_PATHNAME', 'ap_start_prompt_test'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.start_prompt_test(text, integer) IS
-    'Start an A/B test of a registered, inactive prompt version against its proposer''s active version (or the built-in default), sample_size work orders per arm; adaptive_prompts.ab_alpha is copied onto the test. Refused while the proposer has a running test or a watch.';
+COMMENT ON FUNCTION @extschema@.start_prompt_test(text, integer, bigint) IS
+    'Start an A/B test of a registered, inactive prompt version against its proposer''s active version (or the built-in default), sample_size work orders per arm; adaptive_prompts.ab_alpha is copied onto the test. Returns the test''s id (ab_tests.id). salt fixes the arm assignment (for reproducible examples; NULL, the default, draws a random one). Refused while the proposer has a running test or a watch.';
 
 -- Enhancements ---------------------------------------------------------------
 
@@ -679,13 +682,15 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.build_enhanced_prompt(text, text[], text) IS
     'The work order''s prompt version with the live enhancements of error_codes appended (NULL: the proposer''s frequent codes), highest priority first, at most adaptive_prompts.max_enhancements. used lists CODE@N tokens (N = version; 0 = held out by a test); pass used and version back to record_work_order. Read-only (works on a hot standby).';
 
-CREATE FUNCTION @extschema@.approve_enhancement(enhancement_version_id bigint)
+CREATE FUNCTION @extschema@.approve_enhancement(
+    enhancement_version_id bigint,
+    salt                   bigint DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'ap_approve_enhancement'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.approve_enhancement(bigint) IS
-    'Approve a pending_approval text for testing: it becomes testing and its A/B test against the live version (or no enhancement, for a new code) starts, or waits until the code''s open test has ended. Returns the new status.';
+COMMENT ON FUNCTION @extschema@.approve_enhancement(bigint, bigint) IS
+    'Approve a pending_approval text for testing: it becomes testing and its A/B test against the live version (or no enhancement, for a new code) starts, or waits until the code''s open test has ended. Returns the new status. salt fixes the test''s arm assignment (for reproducible examples; NULL, the default, draws a random one); it is refused when the test cannot start at once.';
 
 CREATE FUNCTION @extschema@.reject_enhancement(enhancement_version_id bigint, reason text)
 RETURNS void

@@ -303,19 +303,23 @@ subject_lock_for_change(const char *kind, text *subject, AbOpenTest *test)
 /*
  * Start a test; the caller holds the subject's locks and has checked that
  * no test of the subject is open.  Parameters in force are copied onto the
- * row.  Returns its id.
+ * row.  The salt is random unless the caller gives one (fixed_salt, so
+ * that a documented example assigns the same arms every time).  Returns
+ * its id.
  */
 int64
 ab_start_test(const char *kind, text *subject, const char *candidate,
 			  const char *incumbent, int64 candidate_version_id,
-			  int32 sample_size)
+			  int32 sample_size, const int64 *fixed_salt)
 {
 	Datum		values[9];
 	char		nulls[9];
 	int64		salt;
 	bool		isnull;
 
-	if (!pg_strong_random(&salt, sizeof(salt)))
+	if (fixed_salt != NULL)
+		salt = *fixed_salt;
+	else if (!pg_strong_random(&salt, sizeof(salt)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random salt for the A/B test")));

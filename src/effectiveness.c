@@ -67,7 +67,7 @@ static ApPlan fill_frequent_plan = AP_PLAN(
 	" SELECT proposer_name, code, pg_catalog.round(weight)::pg_catalog.int8"
 	" FROM (SELECT f.proposer_name, c.code, pg_catalog.sum(1.0 / f.sample_rate) AS weight,"
 	"        pg_catalog.row_number() OVER (PARTITION BY f.proposer_name"
-	"          ORDER BY pg_catalog.sum(1.0 / f.sample_rate) DESC, c.code) AS rank"
+	"          ORDER BY pg_catalog.sum(1.0 / f.sample_rate) DESC, c.code COLLATE pg_catalog.\"C\") AS rank"
 	"       FROM @extschema@.proposer_failures f,"
 	"        LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
 	"       WHERE f.created_at > pg_catalog.now() - interval '30 days'"
@@ -121,7 +121,7 @@ static ApPlan effectiveness_plan = AP_PLAN(
 	" LEFT JOIN usage u ON u.code = e.error_code"
 	" LEFT JOIN occurrence o ON o.code = e.error_code"
 	" WHERE e.active"
-	" ORDER BY e.error_code",
+	" ORDER BY e.error_code COLLATE pg_catalog.\"C\"",
 	INTERVALOID, INT4OID);
 
 static ApPlan unaddressed_plan = AP_PLAN(
@@ -137,7 +137,7 @@ static ApPlan unaddressed_plan = AP_PLAN(
 	"                  WHERE v.error_code = c.code AND v.status IN ('pending_approval', 'testing'))"
 	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.improvement_jobs j"
 	"                  WHERE j.error_code = c.code AND j.status IN ('queued', 'running'))"
-	" ORDER BY occurrence_count DESC, c.code",
+	" ORDER BY occurrence_count DESC, c.code COLLATE pg_catalog.\"C\"",
 	INTERVALOID, INT8OID);
 
 /*

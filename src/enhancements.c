@@ -291,6 +291,15 @@ enhancement_set_status(int64 enhancement_version_id, const char *status,
 int64
 enhancement_start_next_test(text *error_code)
 {
+	return enhancement_start_next_test_salted(error_code, NULL);
+}
+
+/*
+ * The same, with the new test's salt given (NULL: random).
+ */
+int64
+enhancement_start_next_test_salted(text *error_code, const int64 *fixed_salt)
+{
 	Datum		values[1];
 	int64		candidate_id;
 	int32		candidate;
@@ -315,7 +324,7 @@ enhancement_start_next_test(text *error_code)
 
 	return ab_start_test(AB_KIND_ENHANCEMENT, error_code,
 						 psprintf("%d", candidate), incumbent, candidate_id,
-						 ap_ab_sample_size);
+						 ap_ab_sample_size, fixed_salt);
 }
 
 /*
@@ -388,9 +397,13 @@ ap_approve_enhancement(PG_FUNCTION_ARGS)
 	AbOpenTest	test;
 	Datum		values[3];
 	int64		test_id;
+	int64		salt = 0;
+	bool		has_salt = !PG_ARGISNULL(1);
 
 	AP_ENTER();
 	id = require_version_id(fcinfo, 0);
+	if (has_salt)
+		salt = PG_GETARG_INT64(1);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -402,13 +415,21 @@ ap_approve_enhancement(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("enhancement version %lld is not pending approval", (long long) id),
 				 errdetail("Its status is %s.", status)));
+	if (has_salt && test.found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot give a salt to an A/B test of %s that cannot start now",
+						text_to_cstring(error_code)),
+				 errdetail("A/B test %lld of the code is open; the test of this version would start when it ends.",
+						   (long long) test.id),
+				 errhint("Approve it without a salt.")));
 
 	values[0] = Int64GetDatum(id);
 	values[1] = CStringGetTextDatum(ap_calling_role());
 	values[2] = CStringGetTextDatum(psprintf("approved for testing by %s", ap_calling_role()));
 	ap_execute(&approve_plan, values, NULL, false, 0);
 
-	test_id = enhancement_start_next_test(error_code);
+	test_id = enhancement_start_next_test_salted(error_code, has_salt ? &salt : NULL);
 	if (test_id != 0)
 		ereport(NOTICE,
 				(errmsg("started A/B test %lld of enhancement %s",

@@ -176,6 +176,18 @@ static ApPlan end_watch_plan = AP_PLAN(
 	" WHERE id = $1",
 	UUIDOID, TEXTOID, TEXTOID);
 
+/*
+ * Abort a promotion during its watch: decision_reason then starts with how
+ * the watch ended, followed by the promotion's own reason.
+ */
+static ApPlan abort_watch_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiments"
+	" SET status = 'aborted', watching = false, watch_ended_at = pg_catalog.now(),"
+	" watch_reason = $2,"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', $2, decision_reason)"
+	" WHERE id = $1",
+	UUIDOID, TEXTOID);
+
 static ApPlan set_threshold_plan = AP_PLAN(
 	"UPDATE @extschema@.proposers"
 	" SET complexity_threshold = $2, updated_at = pg_catalog.now()"
@@ -200,7 +212,7 @@ static ApPlan route_plan = AP_PLAN(
 	" UNION ALL"
 	" SELECT name, 2, -complexity_threshold, cost_rank FROM @extschema@.proposers"
 	"  WHERE active"
-	") candidates ORDER BY tier, reach, cost_rank, name LIMIT 1",
+	") candidates ORDER BY tier, reach, cost_rank, name COLLATE pg_catalog.\"C\" LIMIT 1",
 	FLOAT8OID);
 
 /*
@@ -883,11 +895,13 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 	}
 	else if (e.watching)
 	{
-		appendStringInfoString(&buf, "; watch after ");
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "aborted during the watch by %s: %s; watch after ",
+						 ap_calling_role(), text_to_cstring(reason));
 		append_numbers(&buf, e.watch_successes, e.watch_count);
 		experiment_restore_threshold(&e, &buf);
-		values[2] = CStringGetTextDatum(buf.data);
-		ap_execute(&end_watch_plan, values, NULL, false, 0);
+		values[1] = CStringGetTextDatum(buf.data);
+		ap_execute(&abort_watch_plan, values, NULL, false, 0);
 	}
 	else
 		ereport(ERROR,

@@ -115,7 +115,7 @@ static ApPlan resolve_plan = AP_PLAN(
 	"   ON t.kind = 'enhancement' AND t.subject = c.code AND t.status = 'running'" \
 	" LEFT JOIN @extschema@.enhancement_versions cv ON cv.id = t.candidate_version_id" \
 	" WHERE e.error_code IS NOT NULL OR cv.id IS NOT NULL" \
-	" ORDER BY coalesce(e.priority, cv.priority) DESC, c.ord, c.code" \
+	" ORDER BY coalesce(e.priority, cv.priority) DESC, c.ord, c.code COLLATE pg_catalog.\"C\"" \
 	" LIMIT $2"
 
 #define ENHANCEMENT_SLOTS_COLUMNS \
@@ -132,7 +132,7 @@ static ApPlan slots_for_codes_plan = AP_PLAN(
 static ApPlan slots_for_proposer_plan = AP_PLAN(
 	ENHANCEMENT_SLOTS_COLUMNS
 	" FROM (SELECT f.error_code AS code,"
-	"        pg_catalog.row_number() OVER (ORDER BY f.occurrence_count DESC, f.error_code) AS ord"
+	"        pg_catalog.row_number() OVER (ORDER BY f.occurrence_count DESC, f.error_code COLLATE pg_catalog.\"C\") AS ord"
 	"       FROM @extschema@.proposer_frequent_codes f WHERE f.proposer_name = $1) c"
 	ENHANCEMENT_SLOTS_TAIL,
 	TEXTOID, INT4OID);
@@ -519,9 +519,10 @@ ap_get_active_prompt_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * start_prompt_test(version, sample_size) returns void: A/B test a
- * registered version against the proposer's active one (or the built-in
- * default), sample_size work orders per arm.
+ * start_prompt_test(version, sample_size, salt) returns bigint: A/B test
+ * a registered version against the proposer's active one (or the built-in
+ * default), sample_size work orders per arm; returns the test's id.  salt
+ * (NULL: random) fixes the arm assignment, for reproducible examples.
  */
 Datum
 ap_start_prompt_test(PG_FUNCTION_ARGS)
@@ -533,10 +534,14 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 	AbOpenTest	test;
 	char	   *incumbent = NULL;
 	int64		test_id;
+	int64		salt = 0;
+	bool		has_salt = !PG_ARGISNULL(2);
 
 	AP_ENTER();
 	version = ap_require_name(fcinfo, 0, "version");
 	sample_size = ap_require_count(fcinfo, 1, "sample_size");
+	if (has_salt)
+		salt = PG_GETARG_INT64(2);
 	if (sample_size < 1 || sample_size > AP_MAX_SAMPLE_SIZE)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -569,7 +574,7 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 		incumbent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 	test_id = ab_start_test(AB_KIND_PROMPT, proposer, text_to_cstring(version),
-							incumbent, 0, sample_size);
+							incumbent, 0, sample_size, has_salt ? &salt : NULL);
 	prompt_version_record_test(text_to_cstring(version), 0, 0, 0.0);
 	ereport(NOTICE,
 			(errmsg("started A/B test %lld: prompt version %s against %s, %d work orders per arm",
@@ -577,7 +582,7 @@ ap_start_prompt_test(PG_FUNCTION_ARGS)
 					incumbent ? incumbent : "the built-in default " AP_DEFAULT_PROMPT_VERSION,
 					sample_size)));
 	SPI_finish();
-	PG_RETURN_VOID();
+	PG_RETURN_INT64(test_id);
 }
 
 /*

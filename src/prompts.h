@@ -58,7 +58,8 @@ extern void subject_lock_for_change(const char *kind, text *subject,
 extern bool ab_arm_is_candidate(int64 salt, text *work_order_id);
 extern int64 ab_start_test(const char *kind, text *subject,
 						   const char *candidate, const char *incumbent,
-						   int64 candidate_version_id, int32 sample_size);
+						   int64 candidate_version_id, int32 sample_size,
+						   const int64 *fixed_salt);
 extern void ab_end_watch_early(int64 test_id, bool rolled_back,
 							   const char *reason);
 extern void version_history_add(const char *kind, text *subject,
@@ -82,6 +83,8 @@ extern int32 enhancement_make_live(text *error_code, int32 version,
 extern void enhancement_set_status(int64 enhancement_version_id,
 								   const char *status, const char *reason);
 extern int64 enhancement_start_next_test(text *error_code);
+extern int64 enhancement_start_next_test_salted(text *error_code,
+												const int64 *fixed_salt);
 
 /* Shared helpers (prompts.c). */
 extern Tuplestorestate *prompts_begin_srf(FunctionCallInfo fcinfo,

@@ -64,7 +64,7 @@ SELECT is((SELECT string_agg(coalesce(old_version, 'default') || ' -> ' || coale
 CREATE ROLE ap_test_admin;
 GRANT USAGE ON SCHEMA public TO ap_test_admin;
 GRANT EXECUTE ON FUNCTION activate_prompt_version(text), set_enhancement(text, text, integer),
-      approve_enhancement(bigint), rollback_enhancement(text) TO ap_test_admin;
+      approve_enhancement(bigint, bigint), rollback_enhancement(text) TO ap_test_admin;
 SET ROLE ap_test_admin;
 SELECT activate_prompt_version('gpt-test/v2');
 SELECT set_enhancement('TS2345', 'Check every argument against the parameter type.', 7);
