@@ -74,15 +74,38 @@ has_trigger(const unsigned char *data, size_t len)
 	return 0;
 }
 
+/*
+ * Without a '<' there is no JSX: TSX mode must give what TS mode gives.
+ */
+static const char *
+check_tsx_without_jsx(const unsigned char *data, size_t len,
+					  const ts_sanitize_result *tsx)
+{
+	ts_sanitize_result ts;
+	const char *failure = NULL;
+
+	if (memchr(data, '<', len) != NULL)
+		return NULL;
+	if (ts_sanitize_kind((const char *) data, len, TS_SOURCE_TS, &ts) != 0)
+		return "ts_sanitize failed (out of memory)";
+	if (ts.changes != tsx->changes || ts.output_len != tsx->output_len ||
+		(ts.output == NULL) != (tsx->output == NULL) ||
+		(ts.output != NULL && memcmp(ts.output, tsx->output, ts.output_len) != 0))
+		failure = "input without '<' gave different results as .ts and as .tsx";
+	ts_sanitize_result_free(&ts);
+	return failure;
+}
+
 const char *
-sanitizer_check_properties(const unsigned char *data, size_t len)
+sanitizer_check_properties(const unsigned char *data, size_t len,
+						   ts_source_kind kind)
 {
 	ts_sanitize_result first;
 	ts_sanitize_result second;
 	const unsigned char *out;
 	const char *failure = NULL;
 
-	if (ts_sanitize((const char *) data, len, &first) != 0)
+	if (ts_sanitize_kind((const char *) data, len, kind, &first) != 0)
 		return "ts_sanitize failed (out of memory)";
 	out = first.output ? (const unsigned char *) first.output : data;
 
@@ -103,7 +126,7 @@ sanitizer_check_properties(const unsigned char *data, size_t len)
 		failure = "valid UTF-8 input gave invalid UTF-8 output";
 	else if (first.output != NULL)
 	{
-		if (ts_sanitize(first.output, first.output_len, &second) != 0)
+		if (ts_sanitize_kind(first.output, first.output_len, kind, &second) != 0)
 			failure = "second ts_sanitize failed (out of memory)";
 		else
 		{
@@ -112,6 +135,8 @@ sanitizer_check_properties(const unsigned char *data, size_t len)
 			ts_sanitize_result_free(&second);
 		}
 	}
+	if (failure == NULL && kind == TS_SOURCE_TSX)
+		failure = check_tsx_without_jsx(data, len, &first);
 	ts_sanitize_result_free(&first);
 	return failure;
 }

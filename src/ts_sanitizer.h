@@ -37,7 +37,34 @@
  *	   brackets, comments and regular expressions inside its substitutions
  *	   plus "}`" per level, except when the input ends inside a quoted string
  *	   in a substitution (where that string ends is unknown: left alone);
- *	 - JSX text (.tsx) is not understood: it is lexed as code.
+ *	 - a .ts file (TS_SOURCE_TS) has no JSX: <T>expr is a type assertion
+ *	   and everything outside strings, templates, comments and regular
+ *	   expressions is code.
+ *
+ * In a .tsx file (TS_SOURCE_TSX) the lexer also understands JSX, following
+ * TypeScript's rules for .tsx:
+ *	 - a '<' where an expression starts (where a '/' would start a regular
+ *	   expression) opens a JSX element or fragment, except that <T,>,
+ *	   <T = X>, <T extends X> (not followed by '=', '>' or '/') and the
+ *	   const forms start a generic arrow function; after an operand '<' is
+ *	   a comparison, a shift or type arguments;
+ *	 - one deviation from TypeScript: <T>( and <TName>( where the name is
+ *	   one capital letter or 'T' and a capital, are taken as type
+ *	   parameters (a generic function type such as f: <T>(x: T) => T, or a
+ *	   call signature), not as a JSX element whose text starts with '(';
+ *	 - JSX text, attribute strings ("..." and '...', no escapes, may span
+ *	   lines), tag and attribute names are never changed; code inside
+ *	   {...} (expression containers, spread attributes) is code again and
+ *	   may hold JSX again, to any depth; fragments <>...</>, self-closing
+ *	   tags, member and namespaced names (a.b, a:b) and type arguments
+ *	   (<Foo<T> />) are understood;
+ *	 - an attribute value written with smart quotes, title=“Hello”, is
+ *	   a smart-quote string in code and is fixed when it closes on its line
+ *	   (left alone if the body holds a straight quote of the kind used);
+ *	 - when the input ends inside a template literal inside JSX (in an
+ *	   expression container), the closing also closes the JSX around it up
+ *	   to the outermost element: "}" per container, " />" for a tag still
+ *	   open, "</name>" per open element.
  */
 #ifndef TS_SANITIZER_H
 #define TS_SANITIZER_H
@@ -67,12 +94,29 @@ typedef struct ts_sanitize_result
 	unsigned int changes;
 } ts_sanitize_result;
 
+/* What the input is: a .ts (or .d.ts, .mts, .cts) file or a .tsx file. */
+typedef enum ts_source_kind
+{
+	TS_SOURCE_TS = 0,
+	TS_SOURCE_TSX = 1
+} ts_source_kind;
+
 /*
- * Sanitize len bytes at in (which need not be NUL-terminated).
- * Returns 0 on success and -1 when memory could not be allocated (then
- * *result holds no allocation).
+ * Sanitize len bytes at in (which need not be NUL-terminated), lexed as
+ * kind.  Returns 0 on success and -1 when memory could not be allocated
+ * (then *result holds no allocation).
  */
+extern int	ts_sanitize_kind(const char *in, size_t len, ts_source_kind kind,
+							 ts_sanitize_result *result);
+
+/* ts_sanitize_kind() with TS_SOURCE_TS. */
 extern int	ts_sanitize(const char *in, size_t len, ts_sanitize_result *result);
+
+/*
+ * The kind a file name stands for: TS_SOURCE_TSX when it ends in ".tsx"
+ * (any case), else TS_SOURCE_TS.
+ */
+extern ts_source_kind ts_source_kind_of_name(const char *file_name);
 
 /* Free the output of a result (safe on a result with no output). */
 extern void ts_sanitize_result_free(ts_sanitize_result *result);
