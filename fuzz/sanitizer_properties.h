@@ -21,7 +21,9 @@ extern int	utf8_is_valid(const unsigned char *buf, size_t len);
  *	 - valid UTF-8 in gives valid UTF-8 out;
  *	 - sanitizing the output changes nothing (idempotence);
  *	 - input with none of the characters a fix acts on (no byte 0xE2, no
- *	   backtick, no "declare") is never changed;
+ *	   backtick, no "declare module": ts_sanitize_may_change() is 0) is
+ *	   never changed by the lexer either (which ts_sanitize_kind() skips
+ *	   for such input);
  *	 - as .tsx: input without a '<' (so without JSX) gives exactly what it
  *	   gives as .ts.
  * Returns NULL when all hold, else a static description of the failure.

@@ -21,7 +21,8 @@
  * Valid TypeScript comes back unchanged, sanitizing twice equals sanitizing
  * once, and valid UTF-8 input gives valid UTF-8 output.  Invalid UTF-8 is
  * passed through byte for byte.  The pass is linear in the input and
- * allocates nothing until the first change.
+ * allocates nothing until the first change; input that no fix can apply to
+ * (no byte 0xE2, no backtick, no "declare module") is not even lexed.
  *
  * Details a caller may notice:
  *	 - a smart quote opens a string only where a string can start (not right
@@ -108,6 +109,16 @@ typedef enum ts_source_kind
  */
 extern int	ts_sanitize_kind(const char *in, size_t len, ts_source_kind kind,
 							 ts_sanitize_result *result);
+
+/*
+ * The parts of ts_sanitize_kind(), for tests: ts_sanitize_may_change()
+ * returns 0 when no fix can apply to the input (no byte 0xE2, no backtick,
+ * no "declare module"), so that it comes back unchanged without being
+ * lexed; ts_sanitize_lex() always lexes.
+ */
+extern int	ts_sanitize_may_change(const char *in, size_t len);
+extern int	ts_sanitize_lex(const char *in, size_t len, ts_source_kind kind,
+							ts_sanitize_result *result);
 
 /* ts_sanitize_kind() with TS_SOURCE_TS. */
 extern int	ts_sanitize(const char *in, size_t len, ts_sanitize_result *result);
