@@ -9,7 +9,9 @@
 # ScriptKind.TSX); a file the parser rejects is skipped and counted.  Every
 # file the parser accepts must come back from tools/ts_sanitize --changed
 # (which takes .tsx from the file name) byte-identical with no change
-# reported.  TAP: one line per package.
+# reported.  TAP: one line per package, and one more for the .tsx files
+# with dashes and smart quotes added to every JSX text and attribute string
+# (jsx_inject.js; the copies that still parse must come back unchanged).
 #
 # Skips (1..0 # SKIP) when node or npm is unavailable or the registry
 # cannot be reached -- unless the environment variable CI is set: then it
@@ -67,7 +69,7 @@ cat "$work"/files.* | node test/sanitizer/ts_syntax.js "$ts_dir" --accepted - \
 	>"$work/accepted" 2>"$work/parse.log" ||
 	{ echo "Bail out! ts_syntax.js failed: $(cat "$work/parse.log")"; exit 1; }
 
-echo "1..$n"
+echo "1..$((n + 1))"
 i=0
 total=0
 total_tsx=0
@@ -104,5 +106,24 @@ while [ $i -lt $n ]; do
 		total_changed=$((total_changed + changed))
 	fi
 done
+# JSX text and attribute strings with dashes and smart quotes added
+mkdir "$work/injected"
+grep '\.tsx$' "$work/accepted" |
+	node test/sanitizer/jsx_inject.js "$ts_dir" "$work/injected" >"$work/inject.log" ||
+	{ echo "Bail out! jsx_inject.js failed"; exit 1; }
+injected_files=$(awk '$1 == "files" { print $2 }' "$work/inject.log")
+insertions=$(awk '$1 == "insertions" { print $2 }' "$work/inject.log")
+i=$((i + 1))
+label="$injected_files .tsx files with dashes and smart quotes added at $insertions JSX texts and attribute strings"
+if [ "${injected_files:-0}" -eq 0 ]; then
+	echo "not ok $i - no .tsx file to add dashes and smart quotes to"
+	total_changed=$((total_changed + 1))
+elif tools/ts_sanitize --changed "$work"/injected/*.tsx >"$work/changed.injected" 2>/dev/null; then
+	echo "ok $i - $label: unchanged"
+else
+	echo "not ok $i - $label: $(wc -l <"$work/changed.injected") changed"
+	sed 's/^/# changed: /' "$work/changed.injected" | head -n 20
+	total_changed=$((total_changed + $(wc -l <"$work/changed.injected")))
+fi
 echo "# total: $total files accepted by TypeScript's parser ($((total - total_tsx)) .ts, $total_tsx .tsx), $total_rejected rejected and skipped; $total_changed changed"
 [ "$total_changed" -eq 0 ]
