@@ -978,7 +978,9 @@ classify_word(const uchar *w, size_t n)
 		case 'c':
 			return WORD_IS("case") ? PREV_OPERATOR : PREV_OPERAND;
 		case 'd':
-			return (WORD_IS("do") || WORD_IS("delete")) ? PREV_OPERATOR : PREV_OPERAND;
+			/* export default /re/ or <div/>: an expression follows */
+			return (WORD_IS("do") || WORD_IS("delete") || WORD_IS("default"))
+				? PREV_OPERATOR : PREV_OPERAND;
 		case 'e':
 			return WORD_IS("else") ? PREV_OPERATOR : PREV_OPERAND;
 		case 'f':

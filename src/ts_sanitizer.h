@@ -31,9 +31,10 @@
  *	   or digit, for single quotes (so ‘Can’t’ becomes 'Can’t', and a straight
  *	   apostrophe inside, ‘don't’, becomes 'don\'t');
  *	 - a '/' starts a regular expression after an operator, '(' , ',', the
- *	   keywords return, typeof, case, do, else, in, of, new, delete, void,
- *	   throw, instanceof, yield, await, and after the ')' of if/while/for/
- *	   with; after an identifier, literal, ')', ']' or '}' it divides;
+ *	   keywords return, typeof, case, default, do, else, in, of, new,
+ *	   delete, void, throw, instanceof, yield, await, and after the ')' of
+ *	   if/while/for/with; after an identifier, literal, ')', ']' or '}' it
+ *	   divides;
  *	 - an unterminated template is closed with what closes the open
  *	   brackets, comments and regular expressions inside its substitutions
  *	   plus "}`" per level, except when the input ends inside a quoted string
