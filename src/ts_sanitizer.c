@@ -1151,14 +1151,40 @@ type_parameter_name(const uchar *w, size_t n)
 }
 
 /*
+ * Is the '(' at i closed within 4096 bytes by a ')' followed by "=>"?  In
+ * JSX text "=>" is an error (a '>' must be written {'>'}), so such a '('
+ * after <Name> starts the parameters of a generic function type.
+ */
+static int
+parameters_then_arrow(const uchar *in, size_t len, size_t i)
+{
+	size_t		limit = (len - i > 4096) ? i + 4096 : len;
+	size_t		depth = 0;
+
+	for (; i < limit; i++)
+	{
+		if (in[i] == '(')
+			depth++;
+		else if (in[i] == ')' && --depth == 0)
+		{
+			size_t		k = skip_jsx_space(in, len, i + 1);
+
+			return k + 1 < len && in[k] == '=' && in[k + 1] == '>';
+		}
+	}
+	return 0;
+}
+
+/*
  * .tsx, a '<' at i where an expression starts: does it open JSX?  The
  * rules of TypeScript's parser for .tsx (isParenthesizedArrowFunction-
  * Expression): after an optional "const", an identifier followed by ',',
  * '=' or by "extends" and anything but '=', '>' or '/' starts a generic
  * arrow function; '<' followed by '>' (a fragment) or by any other name
- * opens JSX; '<' followed by anything else is no JSX.  One deviation: a
- * type parameter name followed by ">(" is taken as type parameters (see
- * ts_sanitizer.h).
+ * opens JSX; '<' followed by anything else is no JSX.  One deviation, for
+ * the type positions the lexer does not track: <Name>( is taken as type
+ * parameters when its ')' is followed by "=>" or when Name looks like a
+ * type parameter (see ts_sanitizer.h).
  */
 static int
 jsx_starts_at(const sanitizer *s, size_t i)
@@ -1199,8 +1225,12 @@ jsx_starts_at(const sanitizer *s, size_t i)
 			{
 				size_t		after = skip_jsx_space(in, len, k + 1);
 
-				return !(after < len && in[after] == '(' &&
-						 type_parameter_name(in + name, name_end - name));
+				if (after >= len || in[after] != '(')
+					return 1;
+				/* <Item>(x: Item) => ...: a generic function type */
+				if (parameters_then_arrow(in, len, after))
+					return 0;
+				return !type_parameter_name(in + name, name_end - name);
 			}
 		case 'e':
 			if (len - k >= 7 && memcmp(in + k, "extends", 7) == 0 &&

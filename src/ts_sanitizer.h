@@ -50,10 +50,12 @@
  *	   <T = X>, <T extends X> (not followed by '=', '>' or '/') and the
  *	   const forms start a generic arrow function; after an operand '<' is
  *	   a comparison, a shift or type arguments;
- *	 - one deviation from TypeScript: <T>( and <TName>( where the name is
- *	   one capital letter or 'T' and a capital, are taken as type
- *	   parameters (a generic function type such as f: <T>(x: T) => T, or a
- *	   call signature), not as a JSX element whose text starts with '(';
+ *	 - one deviation from TypeScript, which reads types where the lexer
+ *	   does not know it is in one: <Name>( is taken as type parameters (a
+ *	   generic function type f: <Item>(x: Item) => void, a call signature
+ *	   { <T>(x: T): T }), not as a JSX element whose text starts with '(',
+ *	   when its ')' is followed by "=>" (an error in JSX text) or when the
+ *	   name is one capital letter or 'T' and a capital (TData);
  *	 - JSX text, attribute strings ("..." and '...', no escapes, may span
  *	   lines), tag and attribute names are never changed; code inside
  *	   {...} (expression containers, spread attributes) is code again and
