@@ -12,7 +12,8 @@
 # Phony targets:
 #	sanitizer-check			all sanitizer tests under prove (needs npm + node
 #							for the corpus and TypeScript-parser checks)
-#	sanitizer-fuzz			run the fuzzer for SANITIZER_FUZZ_SECONDS (300)
+#	sanitizer-fuzz			run the fuzzer for SANITIZER_FUZZ_SECONDS (300) as .ts,
+#							then as much as .tsx (SANITIZER_FUZZ_KIND=tsx)
 #	sanitizer-bench			C core vs the notes' regex sanitizer
 #	sanitizer-clean
 
@@ -56,18 +57,21 @@ sanitizer-programs: $(SANITIZER_PROGRAMS)
 sanitizer-check: sanitizer-programs
 	$(SANITIZER_PROVE) test/sanitizer/*.t
 
-# New inputs the fuzzer finds go to fuzz/work (not committed); minimize
-# interesting ones into fuzz/corpus by hand.
+# New inputs the fuzzer finds go to fuzz/work-ts and fuzz/work-tsx (not
+# committed); minimize interesting ones into fuzz/corpus by hand.  Each
+# campaign's last line ("Done N runs in S second(s)") gives its executions.
 sanitizer-fuzz: fuzz/fuzz_sanitizer
-	mkdir -p fuzz/work
-	fuzz/fuzz_sanitizer -max_total_time=$(SANITIZER_FUZZ_SECONDS) \
-		-dict=fuzz/typescript.dict -artifact_prefix=fuzz/work/ fuzz/work fuzz/corpus
+	mkdir -p fuzz/work-ts fuzz/work-tsx
+	SANITIZER_FUZZ_KIND=ts fuzz/fuzz_sanitizer -max_total_time=$(SANITIZER_FUZZ_SECONDS) \
+		-dict=fuzz/typescript.dict -artifact_prefix=fuzz/work-ts/ fuzz/work-ts fuzz/corpus
+	SANITIZER_FUZZ_KIND=tsx fuzz/fuzz_sanitizer -max_total_time=$(SANITIZER_FUZZ_SECONDS) \
+		-dict=fuzz/typescript.dict -artifact_prefix=fuzz/work-tsx/ fuzz/work-tsx fuzz/corpus
 
 sanitizer-bench: tools/ts_sanitize
 	sh bench/sanitizer/run.sh
 
 sanitizer-clean:
 	rm -f $(SANITIZER_CLEAN)
-	rm -rf fuzz/work
+	rm -rf fuzz/work fuzz/work-ts fuzz/work-tsx
 
 .DEFAULT_GOAL := $(SANITIZER_SAVED_DEFAULT_GOAL)

@@ -59,30 +59,57 @@ utf8_is_valid(const unsigned char *s, size_t len)
 }
 
 /*
- * Could a fix act on this input at all?
+ * The quick check of the core, ts_sanitize_may_change(), says no fix can
+ * apply: the lexer itself must agree (it is run without the quick check).
  */
-static int
-has_trigger(const unsigned char *data, size_t len)
+static const char *
+check_quick_no_change(const unsigned char *data, size_t len, ts_source_kind kind)
 {
-	size_t		i;
+	ts_sanitize_result full;
+	const char *failure = NULL;
 
-	if (memchr(data, 0xE2, len) != NULL || memchr(data, '`', len) != NULL)
-		return 1;
-	for (i = 0; i + 7 <= len; i++)
-		if (data[i] == 'd' && memcmp(data + i, "declare", 7) == 0)
-			return 1;
-	return 0;
+	if (ts_sanitize_may_change((const char *) data, len))
+		return NULL;
+	if (ts_sanitize_lex((const char *) data, len, kind, &full) != 0)
+		return "ts_sanitize_lex failed (out of memory)";
+	if (full.changes != 0 || full.output != NULL)
+		failure = "input without a byte 0xE2, a backtick or \"declare module\" was changed";
+	ts_sanitize_result_free(&full);
+	return failure;
+}
+
+/*
+ * Without a '<' there is no JSX: TSX mode must give what TS mode gives.
+ */
+static const char *
+check_tsx_without_jsx(const unsigned char *data, size_t len,
+					  const ts_sanitize_result *tsx)
+{
+	ts_sanitize_result ts;
+	const char *failure = NULL;
+
+	if (memchr(data, '<', len) != NULL)
+		return NULL;
+	if (ts_sanitize_kind((const char *) data, len, TS_SOURCE_TS, &ts) != 0)
+		return "ts_sanitize failed (out of memory)";
+	if (ts.changes != tsx->changes || ts.output_len != tsx->output_len ||
+		(ts.output == NULL) != (tsx->output == NULL) ||
+		(ts.output != NULL && memcmp(ts.output, tsx->output, ts.output_len) != 0))
+		failure = "input without '<' gave different results as .ts and as .tsx";
+	ts_sanitize_result_free(&ts);
+	return failure;
 }
 
 const char *
-sanitizer_check_properties(const unsigned char *data, size_t len)
+sanitizer_check_properties(const unsigned char *data, size_t len,
+						   ts_source_kind kind)
 {
 	ts_sanitize_result first;
 	ts_sanitize_result second;
 	const unsigned char *out;
 	const char *failure = NULL;
 
-	if (ts_sanitize((const char *) data, len, &first) != 0)
+	if (ts_sanitize_kind((const char *) data, len, kind, &first) != 0)
 		return "ts_sanitize failed (out of memory)";
 	out = first.output ? (const unsigned char *) first.output : data;
 
@@ -97,13 +124,11 @@ sanitizer_check_properties(const unsigned char *data, size_t len)
 		failure = "unchanged output has a different length";
 	else if (first.output != NULL && first.output[first.output_len] != '\0')
 		failure = "output is not NUL-terminated";
-	else if (first.changes && !has_trigger(data, len))
-		failure = "input without any trigger was changed";
 	else if (utf8_is_valid(data, len) && !utf8_is_valid(out, first.output_len))
 		failure = "valid UTF-8 input gave invalid UTF-8 output";
 	else if (first.output != NULL)
 	{
-		if (ts_sanitize(first.output, first.output_len, &second) != 0)
+		if (ts_sanitize_kind(first.output, first.output_len, kind, &second) != 0)
 			failure = "second ts_sanitize failed (out of memory)";
 		else
 		{
@@ -112,6 +137,10 @@ sanitizer_check_properties(const unsigned char *data, size_t len)
 			ts_sanitize_result_free(&second);
 		}
 	}
+	if (failure == NULL)
+		failure = check_quick_no_change(data, len, kind);
+	if (failure == NULL && kind == TS_SOURCE_TSX)
+		failure = check_tsx_without_jsx(data, len, &first);
 	ts_sanitize_result_free(&first);
 	return failure;
 }

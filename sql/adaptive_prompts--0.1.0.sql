@@ -494,12 +494,13 @@ COMMENT ON FUNCTION @extschema@.set_threshold(text, float8) IS
 -- ---------------------------------------------------------------------------
 -- TypeScript sanitizer
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION @extschema@.sanitize_typescript(code text, OUT sanitized text, OUT changes_made text[])
+CREATE FUNCTION @extschema@.sanitize_typescript(code text, tsx boolean DEFAULT false,
+                                               OUT sanitized text, OUT changes_made text[])
 RETURNS record
 AS 'MODULE_PATHNAME', 'ap_sanitize_typescript'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.sanitize_typescript(text) IS
-    'Fix mechanical TypeScript breakage before compiling: smart quotes used as string delimiters, unicode dashes used as minus, unquoted or backtick-quoted declare module names, a template literal left open at the end. Understands strings, templates, comments and regex literals and never changes text inside them; valid TypeScript comes back byte-identical with changes_made = ''{}''.';
+COMMENT ON FUNCTION @extschema@.sanitize_typescript(text, boolean) IS
+    'Fix mechanical TypeScript breakage before compiling: smart quotes used as string delimiters, unicode dashes used as minus, unquoted or backtick-quoted declare module names, a template literal left open at the end. Understands strings, templates, comments and regex literals and never changes text inside them; with tsx = true (a .tsx file) also JSX, whose text and attribute strings are never changed either, while with tsx = false (a .ts file) <T>x is a type assertion and JSX is lexed as code. Pass tsx = true for code that contains JSX. Valid code comes back byte-identical with changes_made = ''{}''.';
 
 CREATE FUNCTION @extschema@.sanitizer_excluded_codes(changes text[])
 RETURNS text[]

@@ -27,6 +27,33 @@ SELECT s2.sanitized = s1.sanitized AS idempotent, s2.changes_made
        LATERAL sanitize_typescript(s1.sanitized) s2;
 
 SELECT sanitize_typescript(NULL) IS NULL AS null_gives_null;
+SELECT sanitize_typescript('x', NULL) IS NULL AS null_kind_gives_null;
+
+-- TSX: JSX text and attribute strings stay, code inside {...} is fixed.
+SELECT sanitized = code AS unchanged, changes_made
+  FROM (SELECT $ts$const a = <p title="It’s – “x”">1 – 2, “Hello”, it’s ‘fine’ — ok</p>;
+const f = <T,>(x: T) => x;
+$ts$ AS code) c, sanitize_typescript(code, tsx => true);
+SELECT (sanitize_typescript($ts$const a = <p>{n – 1} – {“x”}</p>;$ts$, true)).*;
+SELECT (sanitize_typescript($ts$const a = <div>{`count: ${n}$ts$, true)).*;
+-- The same text as .ts: <p> is a type assertion and the text is code.
+SELECT (sanitize_typescript($ts$const a = <p>“Hello” – 1</p>;$ts$)).*;
+SELECT (sanitize_typescript($ts$const a = <p>“Hello” – 1</p>;$ts$, false)).*;
+
+-- Large values, stored compressed inline and out of line: unchanged ones
+-- come back equal, a changed one is fixed.
+CREATE TEMP TABLE big (id int, code text);
+CREATE TEMP TABLE big_external (id int, code text);
+ALTER TABLE big_external ALTER COLUMN code SET STORAGE EXTERNAL;
+INSERT INTO big VALUES (1, repeat('const a = <p>It’s – ok</p>; ', 5000)),
+                       (2, repeat('const a = “x”; ', 5000));
+INSERT INTO big_external SELECT * FROM big;
+SELECT b.id, s.sanitized = b.code AS unchanged, s.changes_made,
+       octet_length(s.sanitized) - octet_length(b.code) AS growth
+  FROM big b, sanitize_typescript(b.code, true) s ORDER BY b.id;
+SELECT b.id, s.sanitized = b.code AS unchanged, s.changes_made,
+       octet_length(s.sanitized) - octet_length(b.code) AS growth
+  FROM big_external b, sanitize_typescript(b.code, true) s ORDER BY b.id;
 
 -- Codes that the changes account for.
 SELECT sanitizer_excluded_codes('{unquoted_module_declarations}');

@@ -15,6 +15,13 @@
  *	  typeof it starts a regular expression; after the ')' of if/while/for/
  *	  with it starts one too).
  *
+ * In a .tsx file the same stack also holds the JSX being lexed: 'T' for an
+ * opening tag whose attributes are being read, 'C' for an element whose
+ * children are being read, 'e' for a JSX expression container (or spread
+ * attribute) { ... } of either; a '}' that meets 'e' resumes the JSX below
+ * it.  The names of open elements are kept on a side stack, for closing
+ * them when the input ends inside a template literal inside JSX.
+ *
  * Output is produced lazily: nothing is allocated until the first change, and
  * unchanged spans are copied in one piece.
  *
@@ -58,7 +65,8 @@ enum code_class_value
 	K_MINUS,
 	K_HIGH,
 	K_BANG,
-	K_HASH
+	K_HASH,
+	K_LESS
 };
 
 static const unsigned char byte_props[256] = {
@@ -84,7 +92,7 @@ static const unsigned char code_class[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	1, 17, 4, 18, 2, 0, 0, 4, 7, 10, 0, 14, 0, 15, 13, 6,
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 19, 0, 0, 0,
 	0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 8, 2, 11, 0, 2,
 	5, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -128,7 +136,9 @@ enum end_state
 	END_TEMPLATE,
 	END_LINE_COMMENT,
 	END_BLOCK_COMMENT,
-	END_REGEX
+	END_REGEX,
+	END_JSX_CLOSING_TAG,		/* inside </name, before its '>' */
+	END_JSX_TYPE_ARGUMENTS		/* inside <Foo<T, end_depth of them open */
 };
 
 /* Entries of the bracket stack. */
@@ -137,6 +147,9 @@ enum end_state
 #define STACK_BRACKET	'['
 #define STACK_BRACE		'{'
 #define STACK_TEMPLATE	'$'		/* "${" inside a template literal */
+#define STACK_JSX_TAG	'T'		/* attributes of an opening tag (.tsx) */
+#define STACK_JSX_CHILDREN 'C'	/* children of an open element (.tsx) */
+#define STACK_JSX_EXPR	'e'		/* { ... } in a tag or in children (.tsx) */
 
 typedef struct sanitizer
 {
@@ -156,7 +169,15 @@ typedef struct sanitizer
 	size_t		depth;
 	size_t		stack_cap;
 	size_t		template_depth; /* STACK_TEMPLATE entries in the stack */
+	size_t		jsx_depth;		/* JSX entries ('T', 'C', 'e') in the stack */
 	uchar		stack_local[128];
+
+	/* .tsx: JSX is lexed */
+	int			tsx;
+	/* offset and length of the name of each 'T' / 'C' entry, in order */
+	size_t	   *names;
+	size_t		names_depth;	/* pairs in use */
+	size_t		names_cap;		/* pairs allocated */
 
 	/* previous significant token */
 	enum previous_token prev;
@@ -176,6 +197,7 @@ typedef struct sanitizer
 	int			end_escape;		/* ended right after a backslash */
 	int			end_regex_class;	/* END_REGEX: inside [...] */
 	int			end_regex_empty;	/* END_REGEX: nothing after the '/' */
+	size_t		end_depth;		/* END_JSX_TYPE_ARGUMENTS: '<' open */
 } sanitizer;
 
 static const char *const change_names[TS_CHANGE_COUNT] = {
@@ -305,6 +327,37 @@ stack_push(sanitizer *s, uchar entry)
 	s->stack[s->depth++] = entry;
 	if (entry == STACK_TEMPLATE)
 		s->template_depth++;
+	else if (entry == STACK_JSX_TAG || entry == STACK_JSX_CHILDREN ||
+			 entry == STACK_JSX_EXPR)
+		s->jsx_depth++;
+}
+
+/*
+ * Push a JSX element ('T', or 'C' for a fragment) whose name is the
+ * name_len bytes at name_start.
+ */
+static void
+stack_push_element(sanitizer *s, uchar entry, size_t name_start, size_t name_len)
+{
+	if (s->names_depth == s->names_cap)
+	{
+		size_t		cap = s->names_cap ? s->names_cap * 2 : 16;
+		size_t	   *grown = realloc(s->names, cap * 2 * sizeof(size_t));
+
+		if (grown == NULL)
+		{
+			s->failed = 1;
+			return;
+		}
+		s->names = grown;
+		s->names_cap = cap;
+	}
+	stack_push(s, entry);
+	if (s->failed)
+		return;
+	s->names[2 * s->names_depth] = name_start;
+	s->names[2 * s->names_depth + 1] = name_len;
+	s->names_depth++;
 }
 
 /*
@@ -322,8 +375,17 @@ stack_top(const sanitizer *s)
 static void
 stack_pop(sanitizer *s)
 {
-	if (s->stack[--s->depth] == STACK_TEMPLATE)
+	uchar		entry = s->stack[--s->depth];
+
+	if (entry == STACK_TEMPLATE)
 		s->template_depth--;
+	else if (entry == STACK_JSX_TAG || entry == STACK_JSX_CHILDREN)
+	{
+		s->jsx_depth--;
+		s->names_depth--;
+	}
+	else if (entry == STACK_JSX_EXPR)
+		s->jsx_depth--;
 }
 
 /*
@@ -916,7 +978,9 @@ classify_word(const uchar *w, size_t n)
 		case 'c':
 			return WORD_IS("case") ? PREV_OPERATOR : PREV_OPERAND;
 		case 'd':
-			return (WORD_IS("do") || WORD_IS("delete")) ? PREV_OPERATOR : PREV_OPERAND;
+			/* export default /re/ or <div/>: an expression follows */
+			return (WORD_IS("do") || WORD_IS("delete") || WORD_IS("default"))
+				? PREV_OPERATOR : PREV_OPERAND;
 		case 'e':
 			return WORD_IS("else") ? PREV_OPERATOR : PREV_OPERAND;
 		case 'f':
@@ -1046,6 +1110,422 @@ lex_template(sanitizer *s, size_t i)
 }
 
 /*
+ * Skip JSX white space (spaces, tabs, line breaks) from i.
+ */
+static size_t
+skip_jsx_space(const uchar *in, size_t len, size_t i)
+{
+	while (i < len && (in[i] == ' ' || in[i] == '\t' || in[i] == '\n' ||
+					   in[i] == '\r'))
+		i++;
+	return i;
+}
+
+/*
+ * Does an identifier start at in[i] (a letter, '_', '$' or a non-ASCII
+ * character that is not a space, dash or quote)?
+ */
+static int
+identifier_start_at(const uchar *in, size_t len, size_t i)
+{
+	size_t		width;
+
+	if (i >= len)
+		return 0;
+	if (in[i] < 0x80)
+		return (byte_props[in[i]] & B_IDENT) && in[i] != '\\' &&
+			!(in[i] >= '0' && in[i] <= '9');
+	return classify_high(in, len, i, &width) == H_OTHER;
+}
+
+/*
+ * Is the name (of n bytes) one a type parameter usually has: one capital
+ * letter, or 'T' and a capital (TData)?
+ */
+static int
+type_parameter_name(const uchar *w, size_t n)
+{
+	if (n == 1)
+		return w[0] >= 'A' && w[0] <= 'Z';
+	return n >= 2 && w[0] == 'T' && w[1] >= 'A' && w[1] <= 'Z';
+}
+
+/*
+ * Is the '(' at i closed within 4096 bytes by a ')' followed by "=>"?  In
+ * JSX text "=>" is an error (a '>' must be written {'>'}), so such a '('
+ * after <Name> starts the parameters of a generic function type.
+ */
+static int
+parameters_then_arrow(const uchar *in, size_t len, size_t i)
+{
+	size_t		limit = (len - i > 4096) ? i + 4096 : len;
+	size_t		depth = 0;
+
+	for (; i < limit; i++)
+	{
+		if (in[i] == '(')
+			depth++;
+		else if (in[i] == ')' && --depth == 0)
+		{
+			size_t		k = skip_jsx_space(in, len, i + 1);
+
+			return k + 1 < len && in[k] == '=' && in[k + 1] == '>';
+		}
+	}
+	return 0;
+}
+
+/*
+ * .tsx, a '<' at i where an expression starts: does it open JSX?  The
+ * rules of TypeScript's parser for .tsx (isParenthesizedArrowFunction-
+ * Expression): after an optional "const", an identifier followed by ',',
+ * '=' or by "extends" and anything but '=', '>' or '/' starts a generic
+ * arrow function; '<' followed by '>' (a fragment) or by any other name
+ * opens JSX; '<' followed by anything else is no JSX.  One deviation, for
+ * the type positions the lexer does not track: <Name>( is taken as type
+ * parameters when its ')' is followed by "=>" or when Name looks like a
+ * type parameter (see ts_sanitizer.h).
+ */
+static int
+jsx_starts_at(const sanitizer *s, size_t i)
+{
+	const uchar *in = s->in;
+	size_t		len = s->len;
+	size_t		name = skip_jsx_space(in, len, i + 1);
+	size_t		name_end;
+	size_t		k;
+
+	if (name >= len)
+		return 0;
+	if (in[name] == '>')
+		return 1;
+	if (!identifier_start_at(in, len, name))
+		return 0;
+	name_end = scan_identifier(in, len, name);
+	if (name_end - name == 5 && memcmp(in + name, "const", 5) == 0)
+	{
+		k = skip_jsx_space(in, len, name_end);
+		if (identifier_start_at(in, len, k))
+		{
+			name = k;
+			name_end = scan_identifier(in, len, k);
+		}
+	}
+	k = skip_jsx_space(in, len, name_end);
+	if (k >= len)
+		return 1;
+	switch (in[k])
+	{
+		case ',':
+			return 0;
+		case '=':
+			/* <T = X> is a default; "=>" is no '=' token */
+			return k + 1 < len && in[k + 1] == '>';
+		case '>':
+			{
+				size_t		after = skip_jsx_space(in, len, k + 1);
+
+				if (after >= len || in[after] != '(')
+					return 1;
+				/* <Item>(x: Item) => ...: a generic function type */
+				if (parameters_then_arrow(in, len, after))
+					return 0;
+				return !type_parameter_name(in + name, name_end - name);
+			}
+		case 'e':
+			if (len - k >= 7 && memcmp(in + k, "extends", 7) == 0 &&
+				!identifier_char_at(in, len, k + 7))
+			{
+				size_t		next = skip_jsx_space(in, len, k + 7);
+
+				return next < len &&
+					(in[next] == '=' || in[next] == '>' || in[next] == '/');
+			}
+			return 1;
+		default:
+			return 1;
+	}
+}
+
+/*
+ * Skip a JSX tag or attribute name starting at i (identifier characters,
+ * '-', and ':' / '.' of namespaced and member names; no smart quote, dash
+ * or space, so that a name copied into a closing tag at the end of the
+ * input never adds a quote); returns its end.
+ */
+static size_t
+scan_jsx_name(const uchar *in, size_t len, size_t i)
+{
+	size_t		width;
+
+	while (i < len)
+	{
+		uchar		c = in[i];
+
+		if (c < 0x80)
+		{
+			if (!((byte_props[c] & B_IDENT) || c == '-' || c == ':' || c == '.'))
+				break;
+			i++;
+		}
+		else if (classify_high(in, len, i, &width) == H_OTHER)
+			i += width;
+		else
+			break;
+	}
+	return i;
+}
+
+/*
+ * Skip the type arguments of a tag (<Foo<T> />) whose '<' is at i; returns
+ * the offset after their '>'.
+ */
+static size_t
+skip_jsx_type_arguments(sanitizer *s, size_t i)
+{
+	const uchar *in = s->in;
+	size_t		len = s->len;
+	size_t		depth = 0;
+
+	while (i < len)
+	{
+		uchar		c = in[i];
+
+		if (c == '=' && i + 1 < len && in[i + 1] == '>')
+			i += 2;				/* the arrow of a function type */
+		else if (c == '<')
+		{
+			depth++;
+			i++;
+		}
+		else if (c == '>')
+		{
+			i++;
+			if (--depth == 0)
+				break;
+		}
+		else
+			i++;
+	}
+	if (depth > 0)
+	{
+		s->end_depth = depth;
+		return end_in(s, END_JSX_TYPE_ARGUMENTS, 0);
+	}
+	return i;
+}
+
+/*
+ * An opening tag or fragment whose '<' is just before i: push it and return
+ * the offset after its name (and type arguments), or after the '>' of a
+ * fragment.
+ */
+static size_t
+jsx_open_tag(sanitizer *s, size_t i)
+{
+	const uchar *in = s->in;
+	size_t		len = s->len;
+	size_t		start;
+	size_t		k;
+
+	i = skip_jsx_space(in, len, i);
+	if (i < len && in[i] == '>')
+	{
+		stack_push_element(s, STACK_JSX_CHILDREN, i, 0);
+		return i + 1;
+	}
+	start = i;
+	i = scan_jsx_name(in, len, i);
+	stack_push_element(s, STACK_JSX_TAG, start, i - start);
+	k = skip_jsx_space(in, len, i);
+	if (i > start && k < len && in[k] == '<')
+		i = skip_jsx_type_arguments(s, k);
+	return i;
+}
+
+/*
+ * Skip a JSX attribute string whose body starts at i: no escapes, line
+ * breaks allowed.  Returns the offset after its closing quote.
+ */
+static size_t
+scan_jsx_string(sanitizer *s, size_t i, uchar quote)
+{
+	const uchar *p = memchr(s->in + i, quote, s->len - i);
+
+	if (p == NULL)
+		return end_in(s, END_STRING, 0);
+	return (size_t) (p - s->in) + 1;
+}
+
+/*
+ * A smart quote at i where an attribute value starts (title=“Hello”): if it
+ * closes on its line and the body holds no straight quote of its kind,
+ * rewrite it as a JSX attribute string and return the offset after it;
+ * otherwise return 0.
+ */
+static size_t
+fix_jsx_smart_value(sanitizer *s, size_t i)
+{
+	const uchar *in = s->in;
+	size_t		width;
+	enum high_class class = classify_high(in, s->len, i, &width);
+	int			single;
+	size_t		closer;
+	size_t		closer_width;
+	size_t		line_end;
+	int			needs_escape;
+	size_t	   *no_closer_before;
+	size_t		j;
+
+	if (class != H_DOUBLE_QUOTE && class != H_SINGLE_OPEN &&
+		class != H_SINGLE_CLOSE)
+		return 0;
+	single = class != H_DOUBLE_QUOTE;
+	no_closer_before = single ? &s->no_single_closer_before
+		: &s->no_double_closer_before;
+	if (i < *no_closer_before)
+		return 0;
+	if (!find_smart_closer(in, s->len, i + 3, single, &closer, &closer_width,
+						   &line_end, &needs_escape))
+	{
+		*no_closer_before = line_end;
+		return 0;
+	}
+	if (needs_escape)
+		return 0;
+	/* a backslash is no escape in a JSX string: a body with one stays */
+	for (j = i + 3; j < closer; j++)
+		if (in[j] == '\\')
+			return 0;
+	output_replace(s, i, 3, single ? "'" : "\"", 1,
+				   single ? TS_CHANGE_SMART_SINGLE_QUOTES : TS_CHANGE_SMART_DOUBLE_QUOTES);
+	if (closer_width == 3)
+		output_replace(s, closer, 3, single ? "'" : "\"", 1,
+					   single ? TS_CHANGE_SMART_SINGLE_QUOTES : TS_CHANGE_SMART_DOUBLE_QUOTES);
+	return closer + closer_width;
+}
+
+/*
+ * Lex JSX from i, in the state the top of the stack says ('T' or 'C'),
+ * until code resumes: after the '{' of an expression container (pushed as
+ * 'e', returns the offset after it) or after the outermost element ends
+ * (returns the offset after it, with an operand as previous token).
+ */
+static size_t
+lex_jsx(sanitizer *s, size_t i)
+{
+	const uchar *in = s->in;
+	size_t		len = s->len;
+
+	while (!s->failed)
+	{
+		uchar		top = stack_top(s);
+
+		if (top == STACK_JSX_TAG)
+		{
+			uchar		c;
+
+			if (i >= len)
+				return len;
+			c = in[i];
+			if (c == '>')
+			{
+				s->stack[s->depth - 1] = STACK_JSX_CHILDREN;
+				i++;
+				continue;
+			}
+			if (c == '/' && i + 1 < len && in[i + 1] == '>')
+			{
+				stack_pop(s);
+				i += 2;
+			}
+			else if (c == '/' && i + 1 < len && in[i + 1] == '/')
+			{
+				i = scan_line_comment(s, i + 2);
+				continue;
+			}
+			else if (c == '/' && i + 1 < len && in[i + 1] == '*')
+			{
+				i = scan_block_comment(s, i + 2);
+				continue;
+			}
+			else if (c == '{')
+			{
+				stack_push(s, STACK_JSX_EXPR);
+				s->prev = PREV_OPERATOR;
+				return i + 1;
+			}
+			else if (c == '"' || c == '\'')
+			{
+				i = scan_jsx_string(s, i + 1, c);
+				continue;
+			}
+			else if (c == '=')
+			{
+				size_t		k = skip_jsx_space(in, len, i + 1);
+				size_t		after;
+
+				if (k < len && in[k] == '<')
+					i = jsx_open_tag(s, k + 1);		/* an element as value */
+				else if (k < len && in[k] == 0xE2 &&
+						 (after = fix_jsx_smart_value(s, k)) != 0)
+					i = after;
+				else
+					i = k;
+				continue;
+			}
+			else
+			{
+				i++;
+				continue;
+			}
+		}
+		else if (top == STACK_JSX_CHILDREN)
+		{
+			size_t		k;
+
+			while (i < len && in[i] != '{' && in[i] != '<')
+				i++;
+			if (i >= len)
+				return len;
+			if (in[i] == '{')
+			{
+				stack_push(s, STACK_JSX_EXPR);
+				s->prev = PREV_OPERATOR;
+				return i + 1;
+			}
+			k = skip_jsx_space(in, len, i + 1);
+			if (k < len && in[k] == '/')
+			{
+				/* a closing tag </name> or </> */
+				const uchar *gt = memchr(in + k, '>', len - k);
+
+				if (gt == NULL)
+					return end_in(s, END_JSX_CLOSING_TAG, 0);
+				stack_pop(s);
+				i = (size_t) (gt - in) + 1;
+			}
+			else
+			{
+				i = jsx_open_tag(s, i + 1);
+				continue;
+			}
+		}
+		else
+			break;
+
+		/* an element ended at i */
+		top = stack_top(s);
+		if (top == STACK_JSX_TAG || top == STACK_JSX_CHILDREN)
+			continue;
+		s->prev = PREV_OPERAND;
+		s->operand_end = i;
+		break;
+	}
+	return i;
+}
+
+/*
  * The main loop: lex code from the start of the input to its end.
  */
 static void
@@ -1062,11 +1542,37 @@ lex_code(sanitizer *s)
 	while (i < len && !s->failed)
 	{
 		uchar		c = in[i];
+		enum code_class_value class = (enum code_class_value) code_class[c];
 
-		switch ((enum code_class_value) code_class[c])
+		/*
+		 * The commonest classes first, with plain branches: the jump of the
+		 * switch below is hard to predict and dominated the time.
+		 */
+		if (class == K_IDENT)
+		{
+			i = lex_word(s, i);
+			continue;
+		}
+		if (class == K_SPACE)
+		{
+			do
+				i++;
+			while (i < len && code_class[in[i]] == K_SPACE);
+			continue;
+		}
+		if (class == K_OTHER)
+		{
+			i++;
+			s->prev = PREV_OPERATOR;
+			continue;
+		}
+		switch (class)
 		{
 			case K_SPACE:
-				i++;
+				/* runs of indentation are common: skip them in one loop */
+				do
+					i++;
+				while (i < len && code_class[in[i]] == K_SPACE);
 				break;
 			case K_IDENT:
 				i = lex_word(s, i);
@@ -1151,12 +1657,19 @@ lex_code(sanitizer *s)
 				i++;
 				/* unclosed ( and [ cannot outlive the block */
 				while (s->depth && stack_top(s) != STACK_BRACE &&
-					   stack_top(s) != STACK_TEMPLATE)
+					   stack_top(s) != STACK_TEMPLATE &&
+					   stack_top(s) != STACK_JSX_EXPR)
 					stack_pop(s);
 				if (stack_top(s) == STACK_TEMPLATE)
 				{
 					stack_pop(s);
 					i = lex_template(s, i);
+					break;
+				}
+				if (stack_top(s) == STACK_JSX_EXPR)
+				{
+					stack_pop(s);
+					i = lex_jsx(s, i);
 					break;
 				}
 				if (s->depth)
@@ -1210,6 +1723,21 @@ lex_code(sanitizer *s)
 					}
 				}
 				break;
+			case K_LESS:
+				if (s->tsx && s->prev == PREV_OPERATOR && jsx_starts_at(s, i))
+				{
+					i = jsx_open_tag(s, i + 1);
+					i = lex_jsx(s, i);
+					break;
+				}
+				/* a comparison, a shift or type arguments: "<<=" is one token */
+				i++;
+				if (i < len && in[i] == '<')
+					i++;
+				if (i < len && in[i] == '=')
+					i++;
+				s->prev = PREV_OPERATOR;
+				break;
 			case K_HASH:
 			case K_OTHER:
 				i++;
@@ -1222,7 +1750,8 @@ lex_code(sanitizer *s)
 /*
  * The input ended inside a template literal (directly or inside one of its
  * substitutions): append what closes whatever is open, innermost first, up
- * to and including the outermost template.
+ * to and including the outermost template, and in a .tsx file up to and
+ * including the outermost JSX element around it.
  */
 static void
 close_templates(sanitizer *s)
@@ -1253,8 +1782,19 @@ close_templates(sanitizer *s)
 				output_append(s, "(?:)", 4);
 			output_append(s, "/", 1);
 			break;
+		case END_JSX_CLOSING_TAG:
+			/* </name was read up to the end: its element is closed */
+			output_append(s, ">", 1);
+			stack_pop(s);
+			break;
+		case END_JSX_TYPE_ARGUMENTS:
+			/* a space first, so that a '=' at the end makes no "=>" */
+			output_append(s, " ", 1);
+			while (s->end_depth-- > 0)
+				output_append(s, ">", 1);
+			break;
 	}
-	while (s->template_depth > 0 && !s->failed)
+	while ((s->template_depth > 0 || s->jsx_depth > 0) && !s->failed)
 	{
 		switch (stack_top(s))
 		{
@@ -1271,6 +1811,22 @@ close_templates(sanitizer *s)
 			case STACK_TEMPLATE:
 				output_append(s, "}`", 2);
 				break;
+			case STACK_JSX_EXPR:
+				output_append(s, "}", 1);
+				break;
+			case STACK_JSX_TAG:
+				/* an input ending right after '<' gets an empty fragment */
+				if (s->names[2 * s->names_depth - 2] == s->len)
+					output_append(s, "></>", 4);
+				else			/* the space: a '/' at the end makes no "//" */
+					output_append(s, " />", 3);
+				break;
+			case STACK_JSX_CHILDREN:
+				output_append(s, "</", 2);
+				output_append(s, s->in + s->names[2 * s->names_depth - 2],
+							  s->names[2 * s->names_depth - 1]);
+				output_append(s, ">", 1);
+				break;
 		}
 		stack_pop(s);
 	}
@@ -1279,6 +1835,75 @@ close_templates(sanitizer *s)
 
 int
 ts_sanitize(const char *in, size_t len, ts_sanitize_result *result)
+{
+	return ts_sanitize_kind(in, len, TS_SOURCE_TS, result);
+}
+
+/*
+ * Could any fix act on this input?  Every fix needs one of: a byte 0xE2
+ * (the dashes and smart quotes), a backtick (a template literal to close,
+ * a backtick-quoted module name), or "declare" followed by spaces or tabs
+ * and "module".  Three fast scans (memchr) instead of lexing: most valid
+ * code has none of them in some files.  The fuzz properties check that the
+ * lexer never changes an input for which this returns 0.
+ */
+int
+ts_sanitize_may_change(const char *in, size_t len)
+{
+	const char *p = in;
+	const char *end = in + len;
+
+	if (len == 0)
+		return 0;
+	if (memchr(in, 0xE2, len) != NULL || memchr(in, '`', len) != NULL)
+		return 1;
+	while ((p = memchr(p, 'd', (size_t) (end - p))) != NULL)
+	{
+		const char *k = p + 7;
+
+		if (end - p >= 7 && memcmp(p, "declare", 7) == 0)
+		{
+			while (k < end && (*k == ' ' || *k == '\t'))
+				k++;
+			if (k > p + 7 && end - k >= 6 && memcmp(k, "module", 6) == 0)
+				return 1;
+		}
+		p++;
+	}
+	return 0;
+}
+
+ts_source_kind
+ts_source_kind_of_name(const char *file_name)
+{
+	size_t		n = strlen(file_name);
+	const char *ext = file_name + n - 4;
+
+	if (n >= 4 && ext[0] == '.' &&
+		(ext[1] == 't' || ext[1] == 'T') &&
+		(ext[2] == 's' || ext[2] == 'S') &&
+		(ext[3] == 'x' || ext[3] == 'X'))
+		return TS_SOURCE_TSX;
+	return TS_SOURCE_TS;
+}
+
+int
+ts_sanitize_kind(const char *in, size_t len, ts_source_kind kind,
+				 ts_sanitize_result *result)
+{
+	if (!ts_sanitize_may_change(in, len))
+	{
+		result->output = NULL;
+		result->output_len = len;
+		result->changes = 0;
+		return 0;
+	}
+	return ts_sanitize_lex(in, len, kind, result);
+}
+
+int
+ts_sanitize_lex(const char *in, size_t len, ts_source_kind kind,
+				ts_sanitize_result *result)
 {
 	sanitizer	s;
 
@@ -1289,6 +1914,7 @@ ts_sanitize(const char *in, size_t len, ts_sanitize_result *result)
 	s.stack_cap = sizeof(s.stack_local);
 	s.prev = PREV_OPERATOR;
 	s.end = END_CODE;
+	s.tsx = (kind == TS_SOURCE_TSX);
 
 	result->output = NULL;
 	result->output_len = len;
@@ -1314,6 +1940,7 @@ ts_sanitize(const char *in, size_t len, ts_sanitize_result *result)
 	}
 	if (s.stack != s.stack_local)
 		free(s.stack);
+	free(s.names);
 	if (s.failed)
 	{
 		free(s.out);

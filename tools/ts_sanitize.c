@@ -2,17 +2,26 @@
  * ts_sanitize.c
  *		Command-line driver over the TypeScript sanitizer core.
  *
- *	 ts_sanitize < in.ts > out.ts
- *		 Sanitizes standard input to standard output and prints the names of
- *		 the changes made on standard error, one per line.  Exit status 0.
+ *	 ts_sanitize [--ts | --tsx] [FILE] > out.ts
+ *		 Sanitizes FILE (default: standard input) to standard output and
+ *		 prints the names of the changes made on standard error, one per
+ *		 line.  Exit status 0.  The input is lexed as TSX (JSX understood)
+ *		 with --tsx, as TypeScript without JSX with --ts; without either, as
+ *		 TSX when FILE ends in .tsx and as TypeScript otherwise (standard
+ *		 input: TypeScript).
  *
- *	 ts_sanitize --bench [--iterations N] [--min-seconds S] FILE...
+ *	 ts_sanitize --bench [--iterations N] [--min-seconds S] [--ts | --tsx] FILE...
  *		 Loads the files, sanitizes all of them N times (default: as many
  *		 rounds as fit in S seconds, default 2) and prints the number of
  *		 files, bytes, files changed, seconds and MB/s (1 MB = 10^6 bytes).
  *
- *	 ts_sanitize --changed FILE...
- *		 Prints each file the sanitizer would change, with its changes.
+ *	 ts_sanitize --changed [--ts | --tsx] FILE...
+ *		 Prints each file the sanitizer would change, with its changes, and
+ *		 the number of files checked and changed on standard error.  Exit
+ *		 status 1 when any file was changed.
+ *
+ * In --bench and --changed each file's kind is taken from its name (.tsx)
+ * unless --ts or --tsx is given.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,7 +38,37 @@ typedef struct loaded_file
 	const char *path;
 	char	   *data;
 	size_t		len;
+	ts_source_kind kind;
 } loaded_file;
+
+/* Kind forced by --ts / --tsx, or -1: from the file name. */
+static int	forced_kind = -1;
+
+/*
+ * If arg is --ts or --tsx, record it and return 1.
+ */
+static int
+kind_option(const char *arg)
+{
+	if (strcmp(arg, "--ts") == 0)
+		forced_kind = TS_SOURCE_TS;
+	else if (strcmp(arg, "--tsx") == 0)
+		forced_kind = TS_SOURCE_TSX;
+	else
+		return 0;
+	return 1;
+}
+
+/*
+ * The kind to lex path as.
+ */
+static ts_source_kind
+kind_of(const char *path)
+{
+	if (forced_kind >= 0)
+		return (ts_source_kind) forced_kind;
+	return path ? ts_source_kind_of_name(path) : TS_SOURCE_TS;
+}
 
 /*
  * Read all of stream into a malloc'd buffer.
@@ -118,6 +157,7 @@ load_files(char **paths, int count, size_t *total)
 			exit(2);
 		}
 		files[i].path = paths[i];
+		files[i].kind = kind_of(paths[i]);
 		files[i].data = read_stream(f, &files[i].len);
 		fclose(f);
 		if (files[i].data == NULL)
@@ -155,7 +195,7 @@ sanitize_all(loaded_file *files, int count)
 	{
 		ts_sanitize_result r;
 
-		if (ts_sanitize(files[i].data, files[i].len, &r) != 0)
+		if (ts_sanitize_kind(files[i].data, files[i].len, files[i].kind, &r) != 0)
 		{
 			fprintf(stderr, "ts_sanitize: out of memory\n");
 			exit(2);
@@ -189,6 +229,11 @@ run_bench(char **argv, int argc)
 			iterations = atol(argv[first + 1]);
 		else if (strcmp(argv[first], "--min-seconds") == 0 && first + 1 < argc)
 			min_seconds = atof(argv[first + 1]);
+		else if (kind_option(argv[first]))
+		{
+			first++;
+			continue;
+		}
 		else
 		{
 			fprintf(stderr, "ts_sanitize: unknown option %s\n", argv[first]);
@@ -198,7 +243,7 @@ run_bench(char **argv, int argc)
 	}
 	if (first >= argc)
 	{
-		fprintf(stderr, "usage: ts_sanitize --bench [--iterations N] [--min-seconds S] FILE...\n");
+		fprintf(stderr, "usage: ts_sanitize --bench [--iterations N] [--min-seconds S] [--ts | --tsx] FILE...\n");
 		return 2;
 	}
 	files = load_files(argv + first, argc - first, &total);
@@ -226,27 +271,40 @@ run_bench(char **argv, int argc)
 static int
 run_changed(char **paths, int count)
 {
-	size_t		total;
-	loaded_file *files = load_files(paths, count, &total);
+	int			changed = 0;
 	int			i;
 
-	if (files == NULL)
-		return 2;
+	if (count > 0 && kind_option(paths[0]))
+	{
+		paths++;
+		count--;
+	}
 	for (i = 0; i < count; i++)
 	{
+		size_t		total;
+		loaded_file *file = load_files(paths + i, 1, &total);
 		ts_sanitize_result r;
 
-		if (ts_sanitize(files[i].data, files[i].len, &r) != 0)
-			return 2;
-		if (r.changes)
+		if (file == NULL ||
+			ts_sanitize_kind(file->data, file->len, file->kind, &r) != 0)
 		{
-			printf("%s: ", files[i].path);
+			fprintf(stderr, "ts_sanitize: out of memory\n");
+			return 2;
+		}
+		if (r.changes || r.output_len != file->len ||
+			(r.output != NULL && memcmp(r.output, file->data, file->len) != 0))
+		{
+			printf("%s: ", file->path);
 			print_changes(stdout, r.changes, ",");
-			printf("\n");
+			printf("%s\n", r.changes ? "" : "(output differs, no change reported)");
+			changed++;
 		}
 		ts_sanitize_result_free(&r);
+		free(file->data);
+		free(file);
 	}
-	return 0;
+	fprintf(stderr, "files %d\nchanged_files %d\n", count, changed);
+	return changed ? 1 : 0;
 }
 
 int
@@ -255,26 +313,42 @@ main(int argc, char **argv)
 	size_t		len;
 	char	   *input;
 	ts_sanitize_result r;
+	const char *path = NULL;
+	FILE	   *in = stdin;
+	int			arg;
 
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
 		return run_bench(argv + 2, argc - 2);
 	if (argc > 1 && strcmp(argv[1], "--changed") == 0)
 		return run_changed(argv + 2, argc - 2);
-	if (argc > 1)
+	for (arg = 1; arg < argc; arg++)
 	{
-		fprintf(stderr, "usage: ts_sanitize < in.ts > out.ts\n"
-				"       ts_sanitize --bench [--iterations N] [--min-seconds S] FILE...\n"
-				"       ts_sanitize --changed FILE...\n");
+		if (kind_option(argv[arg]))
+			continue;
+		if (path != NULL || strncmp(argv[arg], "--", 2) == 0)
+		{
+			fprintf(stderr, "usage: ts_sanitize [--ts | --tsx] [FILE] > out.ts\n"
+					"       ts_sanitize --bench [--iterations N] [--min-seconds S] [--ts | --tsx] FILE...\n"
+					"       ts_sanitize --changed [--ts | --tsx] FILE...\n");
+			return 2;
+		}
+		path = argv[arg];
+	}
+	if (path != NULL && (in = fopen(path, "rb")) == NULL)
+	{
+		fprintf(stderr, "ts_sanitize: cannot open %s: %s\n", path, strerror(errno));
 		return 2;
 	}
 
-	input = read_stream(stdin, &len);
+	input = read_stream(in, &len);
 	if (input == NULL)
 	{
-		fprintf(stderr, "ts_sanitize: cannot read standard input\n");
+		fprintf(stderr, "ts_sanitize: cannot read %s\n", path ? path : "standard input");
 		return 2;
 	}
-	if (ts_sanitize(input, len, &r) != 0)
+	if (in != stdin)
+		fclose(in);
+	if (ts_sanitize_kind(input, len, kind_of(path), &r) != 0)
 	{
 		fprintf(stderr, "ts_sanitize: out of memory\n");
 		return 2;

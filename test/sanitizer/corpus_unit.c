@@ -3,6 +3,7 @@
  *		Runs every file of the fuzz corpus through the fuzz harness's property
  *		checks (fuzz/sanitizer_properties.c) as a plain TAP test, so the
  *		regular suite covers what the fuzzer found without needing clang.
+ *		Every file is checked as .ts and as .tsx (the fuzzer runs both).
  *
  *	 test/sanitizer/corpus_unit [DIR]	(default fuzz/corpus)
  */
@@ -91,7 +92,7 @@ main(int argc, char **argv)
 	}
 	qsort(names, count, sizeof(char *), compare_names);
 
-	tap_plan(count);
+	tap_plan(count * 2);
 	for (i = 0; i < count; i++)
 	{
 		char		path[4096];
@@ -99,16 +100,21 @@ main(int argc, char **argv)
 		size_t		len = 0;
 		unsigned char *data;
 		const char *failure;
+		int			kind;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		data = read_file(path, &len);
-		if (data == NULL)
-			failure = "cannot read the file";
-		else
-			failure = sanitizer_check_properties(data, len);
-		snprintf(name, sizeof(name), "fuzz corpus %s%s%s",
-				 names[i], failure ? ": " : "", failure ? failure : "");
-		ok(failure == NULL, name);
+		for (kind = TS_SOURCE_TS; kind <= TS_SOURCE_TSX; kind++)
+		{
+			if (data == NULL)
+				failure = "cannot read the file";
+			else
+				failure = sanitizer_check_properties(data, len, (ts_source_kind) kind);
+			snprintf(name, sizeof(name), "fuzz corpus %s as %s%s%s", names[i],
+					 kind == TS_SOURCE_TSX ? ".tsx" : ".ts",
+					 failure ? ": " : "", failure ? failure : "");
+			ok(failure == NULL, name);
+		}
 		free(data);
 		free(names[i]);
 	}

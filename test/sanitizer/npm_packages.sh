@@ -14,9 +14,28 @@
 # JavaScript compiler API (7.x is the native port); @types/node 26.6.7 is
 # the newest at the time of writing.  Override with AP_TYPESCRIPT_VERSION
 # and AP_TYPES_NODE_VERSION.
+#
+# AP_SOURCE_PACKAGES lists the packages (pinned, the newest at the time of
+# writing) that ship their TypeScript and TSX sources (src/*.ts, *.tsx)
+# besides their declarations: React and React Native component libraries.
+# corpus_check.sh runs the sanitizer over all their .ts and .tsx files.
 
 AP_TYPESCRIPT_VERSION=${AP_TYPESCRIPT_VERSION:-6.0.3}
 AP_TYPES_NODE_VERSION=${AP_TYPES_NODE_VERSION:-26.6.7}
+AP_SOURCE_PACKAGES=${AP_SOURCE_PACKAGES:-"native-base@3.4.28
+@blueprintjs/core@6.20.0
+react-native-paper@5.15.4
+@react-spectrum/s2@1.7.1
+react-native-screens@4.30.1
+react-native-svg@15.16.1
+react-native-gesture-handler@3.5.0
+react-native-reanimated@4.8.0
+@gorhom/bottom-sheet@5.2.14
+@react-navigation/stack@7.12.1
+@react-navigation/elements@2.9.45
+@react-navigation/bottom-tabs@7.21.0
+@tanstack/react-query@5.108.4
+@shopify/flash-list@2.3.2"}
 npm_cache_dir=${AP_CACHE_DIR:-/var/cache/adaptive_prompts}/npm
 
 npm_package_dir() {

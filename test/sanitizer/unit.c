@@ -155,6 +155,7 @@ static const test_case cases[] = {
 	{"regex with a slash in a class", "r = /[/]`/;", NULL, 0},
 	{"regex after return", "function f() { return /`/.test(x); }", NULL, 0},
 	{"regex after typeof", "x = typeof /`/;", NULL, 0},
+	{"regex after export default", "export default /`/;", NULL, 0},
 	{"regex after if (...)", "if (x) /`/.test(y);", NULL, 0},
 	{"regex after =>", "const f = () => /'/;", NULL, 0},
 	{"division after identifiers", "x = a / b / `c`;", NULL, 0},
@@ -183,6 +184,101 @@ static const test_case cases[] = {
 	{"non-ASCII identifiers", "const caf\xC3\xA9 = 1 / 2;", NULL, 0},
 	{"invalid UTF-8 passes through", "x = \xFF\xFE 1;", NULL, 0},
 	{"truncated dash at the end", "x = a \xE2\x80", NULL, 0},
+
+	/* .ts: <T>expr is a type assertion, so a '<' never opens JSX */
+	{".ts: type assertion then a dash", "const n = <number>x " ENDASH " 1;",
+	"const n = <number>x - 1;", DASH},
+	{".ts: JSX-looking text is code", "const a = <p>" LDQ "Hello" RDQ "</p>;",
+	"const a = <p>\"Hello\"</p>;", DQ},
+};
+
+/* Cases lexed as .tsx. */
+static const test_case tsx_cases[] = {
+	/* JSX text and attribute strings are never changed */
+	{"JSX text with a dash", "const a = <span>1 " ENDASH " 2</span>;", NULL, 0},
+	{"JSX text with smart double quotes", "const a = <p>" LDQ "Hello" RDQ "</p>;", NULL, 0},
+	{"JSX text with apostrophes, smart quotes and an em dash",
+		"const a = <p>It" RSQ "s " LSQ "fine" RSQ " " EMDASH " ok</p>;", NULL, 0},
+	{"JSX text with straight quotes, a backtick and comment-like text",
+		"const a = <p>don't `x` // a " EMDASH " b /* c */</p>; const b = 1;", NULL, 0},
+	{"attribute strings (no escapes, multi-line)",
+		"<a title=\"It" RSQ "s " ENDASH " " LDQ "x" RDQ "\" alt='a " EMDASH "\n b' d=\"\\\" />;", NULL, 0},
+	{"fragment, self-closing, member and namespaced names",
+		"<><A.B c:d=\"" ENDASH "\" e-f='x' />" LDQ "t" RDQ "<svg:g /></>;", NULL, 0},
+	{"JSX type arguments", "const a = <Foo<Bar> b=\"" ENDASH "\" />; x = a " ENDASH " b;",
+	"const a = <Foo<Bar> b=\"" ENDASH "\" />; x = a - b;", DASH},
+	{"comment in an expression container", "<p>{/* a " ENDASH " b */}" EMDASH "</p>", NULL, 0},
+	{"JSX after export default", "export default <div title={a " ENDASH " b}>1 " ENDASH " 2</div>;",
+	"export default <div title={a - b}>1 " ENDASH " 2</div>;", DASH},
+	{"JSX after return, =>, ? and :",
+		"function f() { return c ? <a>" ENDASH "</a> : <b>" LDQ "</b>; }\nconst g = () => <i>" EMDASH "</i>;",
+	NULL, 0},
+
+	/* code in and around JSX is code */
+	{"dash in an expression container", "<p>{a " ENDASH " 1} " ENDASH " x</p>;",
+	"<p>{a - 1} " ENDASH " x</p>;", DASH},
+	{"nested expression containers and elements",
+		"<ul>{items.map(i => <li key={i " EMDASH " 1}>{" LDQ "x" RDQ "} " ENDASH " {i}</li>)}</ul>;",
+	"<ul>{items.map(i => <li key={i - 1}>{\"x\"} " ENDASH " {i}</li>)}</ul>;", DQ | DASH},
+	{"spread attribute is code", "<a {...(b " ENDASH " c)} />;", "<a {...(b - c)} />;", DASH},
+	{"element as attribute value", "<A b=<i>" ENDASH "</i> c={d " ENDASH " 1} />;",
+	"<A b=<i>" ENDASH "</i> c={d - 1} />;", DASH},
+	{"code after JSX", "const a = <p>" ENDASH "</p>;\nconst b = " LSQ "x" RSQ ";",
+	"const a = <p>" ENDASH "</p>;\nconst b = 'x';", SQ},
+	{"template in an expression container", "<p>{`a " ENDASH " ${b " ENDASH " 1}`}</p>;",
+	"<p>{`a " ENDASH " ${b - 1}`}</p>;", DASH},
+	{"JSX in a template substitution", "`${<b>" ENDASH "</b>} ${c " ENDASH " 1}`;",
+	"`${<b>" ENDASH "</b>} ${c - 1}`;", DASH},
+	{"smart double quotes as attribute value", "<img alt=" LDQ "photo" RDQ " />;",
+	"<img alt=\"photo\" />;", DQ},
+	{"smart single quotes as attribute value", "<img alt=" LSQ "photo" RSQ " />;",
+	"<img alt='photo' />;", SQ},
+	{"smart attribute value with a straight quote inside stays",
+		"<img alt=" LSQ "don't" RSQ " />;", NULL, 0},
+
+	/* '<' that is no JSX */
+	{"generic arrow <T,>", "const f = <T,>(x: T) => x " ENDASH " 1;",
+	"const f = <T,>(x: T) => x - 1;", DASH},
+	{"generic arrow <T extends U>", "const f = <T extends U>(x: T) => " LDQ "s" RDQ ";",
+	"const f = <T extends U>(x: T) => \"s\";", DQ},
+	{"generic arrow <const T,> and <T = X>",
+		"const f = <const T,>(x: T) => x " ENDASH " 1, g = <T = X>(y: T) => y " ENDASH " 1;",
+	"const f = <const T,>(x: T) => x - 1, g = <T = X>(y: T) => y - 1;", DASH},
+	{"<T extends> is an element with an attribute",
+		"const a = <T extends>" ENDASH "</T>;", NULL, 0},
+	{"comparison and shifts", "if (a < b && c <<= 2 <= d) x = c " ENDASH " 1;",
+	"if (a < b && c <<= 2 <= d) x = c - 1;", DASH},
+	{"generic function type in an annotation",
+		"let f: <T>(x: T) => T = (x) => x " ENDASH " 1;",
+	"let f: <T>(x: T) => T = (x) => x - 1;", DASH},
+	{"generic function type with a longer parameter name",
+		"type Fn = <Item>(x: Item) => void;\nconst s = '{ a " ENDASH " b }'; const t = 1 " ENDASH " 2;",
+	"type Fn = <Item>(x: Item) => void;\nconst s = '{ a " ENDASH " b }'; const t = 1 - 2;", DASH},
+	{"call signature", "interface F { <T>(x: T): T; <TData>(y: TData): void }\nconst t = 1 " ENDASH " 2;",
+	"interface F { <T>(x: T): T; <TData>(y: TData): void }\nconst t = 1 - 2;", DASH},
+	{"element whose text starts with a parenthesis",
+		"const a = <Text>(optional): " ENDASH "</Text>;", NULL, 0},
+	{"type arguments of a call", "f<T>(a " ENDASH " b);", "f<T>(a - b);", DASH},
+	{".tsx: <number>x is an element, not an assertion",
+		"const n = <number>x " ENDASH " 1</number>;", NULL, 0},
+
+	/* the input ends inside a template inside JSX */
+	{"template open in an expression container", "const a = <div>{`x ${y}",
+	"const a = <div>{`x ${y}`}</div>", TPL},
+	{"template open in an attribute expression", "const a = <div a={`x",
+	"const a = <div a={`x`} />", TPL},
+	{"template open in nested elements", "const a = <A><>{items.map(i => `${i",
+	"const a = <A><>{items.map(i => `${i}`)}</></A>", TPL},
+	{"JSX open in a template substitution", "x = `${<b>hi",
+	"x = `${<b>hi</b>}`", TPL},
+	{"closing tag open in a template substitution", "x = `${<b>hi</b",
+	"x = `${<b>hi</b>}`", TPL},
+	{"'<' at the end in a template substitution", "x = `${<b><",
+	"x = `${<b><></></b>}`", TPL},
+	{"type arguments open in a template substitution", "x = `${<A<B",
+	"x = `${<A<B > />}`", TPL},
+	{"JSX text at the end without a template is left alone", "const a = <div>" ENDASH " `x",
+	NULL, 0},
 };
 
 /*
@@ -206,7 +302,7 @@ format_changes(unsigned int mask, char *buf, size_t size)
  * Run one table case: exact output and changes, then the properties.
  */
 static void
-run_case(const test_case *tc)
+run_case(const test_case *tc, ts_source_kind kind)
 {
 	ts_sanitize_result r;
 	size_t		len = strlen(tc->input);
@@ -215,7 +311,7 @@ run_case(const test_case *tc)
 	const char *property;
 	char		detail[1024];
 
-	if (ts_sanitize(tc->input, len, &r) != 0)
+	if (ts_sanitize_kind(tc->input, len, kind, &r) != 0)
 	{
 		ok_detail(0, tc->name, "ts_sanitize failed");
 		return;
@@ -237,7 +333,8 @@ run_case(const test_case *tc)
 		snprintf(detail, sizeof(detail), "changes: %s; expected: %s", got_names, want_names);
 		ok_detail(0, tc->name, detail);
 	}
-	else if ((property = sanitizer_check_properties((const unsigned char *) tc->input, len)) != NULL)
+	else if ((property = sanitizer_check_properties((const unsigned char *) tc->input, len,
+													kind)) != NULL)
 		ok_detail(0, tc->name, property);
 	else
 		ok(1, tc->name);
@@ -298,7 +395,7 @@ test_deep_nesting(void)
 	buf[len - 1] = 'x';
 	passed = ts_sanitize(buf, len, &r) == 0 && r.changes == TPL &&
 		r.output_len == len + depth * 2 &&
-		sanitizer_check_properties((const unsigned char *) buf, len) == NULL;
+		sanitizer_check_properties((const unsigned char *) buf, len, TS_SOURCE_TS) == NULL;
 	ts_sanitize_result_free(&r);
 	free(buf);
 	ok(passed, "100000 nested templates open at the end are all closed");
@@ -327,18 +424,64 @@ test_many_unclosed_smart_quotes(void)
 	ok(passed, "a line of 200000 smart quotes without a closer is left alone, in linear time");
 }
 
+/*
+ * .tsx: deeply nested elements and containers grow both stacks; the input
+ * ends in a template in the innermost container and everything is closed.
+ */
+static void
+test_deep_jsx(void)
+{
+	size_t		depth = 50000;
+	size_t		len = depth * 6 + 2;
+	char	   *buf = malloc(len);
+	size_t		i;
+	ts_sanitize_result r;
+	int			passed;
+
+	for (i = 0; i < depth; i++)
+		memcpy(buf + i * 6, "<a>{(", 6);
+	memcpy(buf + len - 2, "`x", 2);
+	passed = ts_sanitize_kind(buf, len, TS_SOURCE_TSX, &r) == 0 && r.changes == TPL &&
+		r.output_len == len + 1 + depth * 6 &&
+		memcmp(r.output + len, "`)}</a>", 7) == 0 &&
+		sanitizer_check_properties((const unsigned char *) buf, len, TS_SOURCE_TSX) == NULL;
+	ts_sanitize_result_free(&r);
+	free(buf);
+	ok(passed, "50000 nested elements around a template open at the end are all closed");
+}
+
+/*
+ * The kind taken from a file name.
+ */
+static void
+test_kind_of_name(void)
+{
+	ok(ts_source_kind_of_name("a/b/App.tsx") == TS_SOURCE_TSX &&
+	   ts_source_kind_of_name("App.TSX") == TS_SOURCE_TSX &&
+	   ts_source_kind_of_name("index.ts") == TS_SOURCE_TS &&
+	   ts_source_kind_of_name("index.d.ts") == TS_SOURCE_TS &&
+	   ts_source_kind_of_name("tsx") == TS_SOURCE_TS &&
+	   ts_source_kind_of_name("") == TS_SOURCE_TS,
+	   "kind from a file name: .tsx is TSX, anything else TS");
+}
+
 int
 main(void)
 {
 	size_t		n = sizeof(cases) / sizeof(cases[0]);
+	size_t		n_tsx = sizeof(tsx_cases) / sizeof(tsx_cases[0]);
 	size_t		i;
 
-	tap_plan(n + 4);
+	tap_plan(n + n_tsx + 6);
 	for (i = 0; i < n; i++)
-		run_case(&cases[i]);
+		run_case(&cases[i], TS_SOURCE_TS);
+	for (i = 0; i < n_tsx; i++)
+		run_case(&tsx_cases[i], TS_SOURCE_TSX);
 	test_change_names();
 	test_not_nul_terminated();
 	test_deep_nesting();
 	test_many_unclosed_smart_quotes();
+	test_deep_jsx();
+	test_kind_of_name();
 	return tap_exit_status();
 }

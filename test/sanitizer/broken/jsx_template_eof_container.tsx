@@ -1,0 +1,1 @@
+export const Label = ({ count }: { count: number }) => <div className="label">{`Items: ${count}
