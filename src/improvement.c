@@ -1209,6 +1209,7 @@ attempt_failed(ClaimedJob *job, bool retry, double delay, long http_status,
 	else
 		nulls[6] = 'n';
 	ap_execute(&attempt_failed_plan, values, nulls, false, 0);
+	job->retry_in = requeue ? delay : -1.0;
 
 	if (requeue)
 		ereport(LOG,
@@ -1243,6 +1244,7 @@ improvement_apply_result(ClaimedJob *job, const HttpResult *result)
 	int			i;
 
 	memset(&answer, 0, sizeof(answer));
+	job->retry_in = -1.0;
 	if (result->error == HTTP_OK)
 	{
 		parse_answer(result, &answer);

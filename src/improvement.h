@@ -27,6 +27,9 @@ typedef struct ClaimedJob
 	int32		expected_live_version;	/* live version when enqueued; 0 none */
 	int32		priority;		/* of the live version when enqueued */
 	char	   *body;			/* the request body, until it is handed over */
+	double		retry_in;		/* set by improvement_apply_result: seconds
+								 * until the requeued job is due; < 0 when
+								 * it was not requeued */
 } ClaimedJob;
 
 /* What the worker needs to know to sleep the right time. */

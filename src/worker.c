@@ -131,6 +131,7 @@ static Oid	served_extension = InvalidOid;	/* extension OID seen last */
 static bool logged_missing_extension = false;
 static TimestampTz next_stats_refresh = 0;
 static TimestampTz next_effectiveness_check = 0;
+static TimestampTz next_retry_due = 0;	/* of a job this worker requeued; 0 none */
 
 static Size
 worker_shmem_size(void)
@@ -804,6 +805,15 @@ take_results(void)
 			args.job = &slot->job;
 			if (worker_run("writing the answer of an improvement job", result_unit, &args) == UNIT_ERROR)
 				worker_run("recording a failed improvement job", fail_unit, &slot->job);
+			else if (slot->job.retry_in >= 0)
+			{
+				/* Come back for it on time, also while others are in flight. */
+				TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															  (int64) (slot->job.retry_in * 1000.0));
+
+				if (next_retry_due == 0 || due < next_retry_due)
+					next_retry_due = due;
+			}
 		}
 		if (slot != NULL)
 			in_flight_release(slot);
@@ -835,6 +845,36 @@ sleep_time(const QueueState *queue)
 }
 
 /*
+ * How long one step of the transfers may wait: at most a second, and not
+ * past the moment a queued job comes due.
+ */
+static int
+step_wait_ms(const QueueState *queue)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz due = 0;
+	long		secs;
+	int			usecs;
+	long		wait;
+
+	/* Nothing could be started now anyway: wait for answers. */
+	if (http_client_free_slots(http_client) <= 0 || queue->over_budget ||
+		queue->no_key)
+		return HTTP_MAX_STEP_WAIT_MS;
+	if (queue->has_next_due)
+		due = queue->next_due;
+	if (next_retry_due != 0 && (due == 0 || next_retry_due < due))
+		due = next_retry_due;
+	if (due == 0)
+		return HTTP_MAX_STEP_WAIT_MS;
+	if (due <= now)
+		return 0;
+	TimestampDifference(now, due, &secs, &usecs);
+	wait = secs * 1000L + usecs / 1000 + 1;
+	return (int) Min(wait, (long) HTTP_MAX_STEP_WAIT_MS);
+}
+
+/*
  * Drive the requests in flight until they are done, refilling free slots
  * as answers come in.  Interrupts (SIGTERM) and the postmaster's death are
  * checked at least every second.
@@ -856,7 +896,7 @@ run_requests(const QueueState *first)
 				 http_client_running(http_client) == 1 ? "" : "s");
 		set_state(state, true);
 
-		if (http_client_step(http_client, HTTP_MAX_STEP_WAIT_MS, errbuf, sizeof(errbuf)) < 0)
+		if (http_client_step(http_client, step_wait_ms(&queue), errbuf, sizeof(errbuf)) < 0)
 		{
 			ereport(LOG,
 					(errmsg("adaptive_prompts worker: HTTP transfers failed: %s", errbuf)));
@@ -882,11 +922,14 @@ run_requests(const QueueState *first)
 		if (take_results() > 0)
 			refill = true;
 		/* A retry that has come due. */
-		if (queue.has_next_due && queue.next_due <= GetCurrentTimestamp())
+		if (((queue.has_next_due && queue.next_due <= GetCurrentTimestamp()) ||
+			 (next_retry_due != 0 && next_retry_due <= GetCurrentTimestamp())) &&
+			!queue.over_budget && !queue.no_key)
 			refill = true;
 		if (refill && served_extension != InvalidOid &&
 			http_client_free_slots(http_client) > 0)
 		{
+			next_retry_due = 0;
 			fill_slots(&queue);
 			refill = false;
 		}
