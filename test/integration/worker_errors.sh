@@ -131,6 +131,19 @@ note "TS2005 backoff without retry-after: ${g1}s then ${g2}s"
 python3 -c "import sys; sys.exit(0 if 0.37 <= $g1 < 0.9 and 0.75 <= $g2 < 1.6 else 1)"
 ok $? "without retry-after the backoff is 0.5 s then 1 s, less up to 25% jitter"
 
+# cancel_job of a running job: its answer is discarded, its tokens counted.
+# (request_timeout is 2 s here: the answer comes after 1.5 s.)
+wk_set_scenarios '{"default": {"scenario": "delay", "seconds": 1.5}}'
+id=$(wk_enqueue TS2101)
+wk_wait "SELECT status FROM improvement_jobs WHERE id = $id" running 10
+is "$(wq "SELECT cancel_job($id)")" t "cancel_job cancels a running job"
+sleep 3
+is "$(wq "SELECT status || ':' || coalesce(outcome, '-') || ':' || (answered_at IS NOT NULL)::text FROM improvement_jobs WHERE id = $id")" \
+	"cancelled:-:true" "its answer is discarded when it arrives, but its usage is recorded"
+is "$(wq "SELECT count(*) FROM enhancement_versions WHERE job_id = $id")" 0 "and no version is created"
+grep -q "the answer to job $id (TS2101) was discarded" "$WK_LOG"
+ok $? "the worker logs that it discarded the answer"
+
 is "$(wk_worker_pid)" "$pid_before" "the worker stayed up (same pid) through every answer"
 is "$(wq "SELECT failed FROM worker_status()")" 8 "worker_status() counts the failed jobs"
 is "$(wq "SELECT last_error IS NOT NULL FROM worker_status()")" t "and shows the last error"

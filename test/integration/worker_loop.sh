@@ -98,6 +98,11 @@ wk_wait "SELECT status FROM learning.improvement_jobs WHERE id = $id" done 20
 ok $? "after DROP and CREATE EXTENSION in another schema the worker serves the new one"
 is "$(wq "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'adaptive_prompts worker'")" 1 \
 	"the same worker, without a restart"
+# The worker is connected to its own database only: dropping another is not blocked.
+wq "CREATE DATABASE scratch" >/dev/null
+wq "DROP DATABASE scratch" >/dev/null
+ok $? "DROP DATABASE of another database is not blocked by the worker"
+
 is "$(grep -c 'FATAL\|PANIC\|server process .* was terminated' "$WK_LOG")" 0 "no crash or FATAL in the server log" \
 	|| grep 'FATAL\|PANIC\|terminated' "$WK_LOG" | note
 

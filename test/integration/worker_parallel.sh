@@ -10,7 +10,24 @@ source "$AP_ROOT/test/worker_lib.sh"
 wk_start_mock '{"default": {"scenario": "delay", "seconds": 1}}'
 ok $? "the mock API listens (every answer after 1 s)"
 wk_start_cluster "adaptive_prompts.max_concurrent_requests = 4"
-ok $? "a cluster with the worker starts" || { note <"$WK_LOG"; done_testing; exit 1; }
+ok $? "a cluster with the worker starts" || { note <"$WK_LOG"; # The daily token budget: past it, jobs wait for the next UTC day.
+used=$(wq "SELECT tokens_today FROM worker_status()")
+[[ $used -gt 0 ]]
+ok $? "worker_status() counts the tokens used today ($used)"
+wq "ALTER SYSTEM SET adaptive_prompts.daily_token_budget = $used" >/dev/null
+wq "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+id=$(wk_enqueue TS5201)
+wk_wait "SELECT state FROM worker_status()" "waiting: the daily token budget is used up" 10
+ok $? "with the budget used up the worker waits and says so"
+sleep 1.5
+is "$(wq "SELECT status || ':' || attempts FROM improvement_jobs WHERE id = $id")" "queued:0" "the job waits in the queue"
+wq "ALTER SYSTEM SET adaptive_prompts.daily_token_budget = 0" >/dev/null
+wq "SELECT pg_reload_conf()" >/dev/null
+wk_wait "SELECT status FROM improvement_jobs WHERE id = $id" done 10
+ok $? "with the budget raised (0 = no limit) it runs"
+
+done_testing; exit 1; }
 wq "CREATE EXTENSION adaptive_prompts" >/dev/null
 wk_wait "SELECT state FROM worker_status()" idle 10 >/dev/null
 
@@ -54,5 +71,22 @@ wk_wait "SELECT trigger || ':' || jobs_enqueued FROM improvement_runs" "failure_
 ok $? "10 failures start a run with trigger failure_count"
 sleep 2
 is "$(wq "SELECT count(*) FROM improvement_runs")" 1 "and only one: the count starts again from that run"
+
+# The daily token budget: past it, jobs wait for the next UTC day.
+used=$(wq "SELECT tokens_today FROM worker_status()")
+[[ $used -gt 0 ]]
+ok $? "worker_status() counts the tokens used today ($used)"
+wq "ALTER SYSTEM SET adaptive_prompts.daily_token_budget = $used" >/dev/null
+wq "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+id=$(wk_enqueue TS5201)
+wk_wait "SELECT state FROM worker_status()" "waiting: the daily token budget is used up" 10
+ok $? "with the budget used up the worker waits and says so"
+sleep 1.5
+is "$(wq "SELECT status || ':' || attempts FROM improvement_jobs WHERE id = $id")" "queued:0" "the job waits in the queue"
+wq "ALTER SYSTEM SET adaptive_prompts.daily_token_budget = 0" >/dev/null
+wq "SELECT pg_reload_conf()" >/dev/null
+wk_wait "SELECT status FROM improvement_jobs WHERE id = $id" done 10
+ok $? "with the budget raised (0 = no limit) it runs"
 
 done_testing
