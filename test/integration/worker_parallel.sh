@@ -27,6 +27,24 @@ wq "SELECT pg_reload_conf()" >/dev/null
 wk_wait "SELECT status FROM improvement_jobs WHERE id = $id" done 10
 ok $? "with the budget raised (0 = no limit) it runs"
 
+# The effectiveness_drop trigger: checked when the worker starts, then hourly.
+wq "ALTER SYSTEM SET adaptive_prompts.failure_trigger = 0" >/dev/null
+wq "SELECT set_enhancement('TS5301', 'Check the types.')" >/dev/null
+# Used 10 times, always with its code; 5 of 10 without it: reduction -1.
+wq "INSERT INTO proposer_failures (proposer_name, complexity_score, complexity_band, initial_errors,
+        final_errors, stalled, improvement_rate, outcome, error_codes, prompt_enhancements_used, sample_rate)
+    SELECT 'seed-model', 0.5, '0.5-0.6', 2, 1, false, 0, 'failure', '{TS5301}'::text[],
+           CASE WHEN g <= 10 THEN '{TS5301@1}' ELSE '{}' END::text[], 1 FROM generate_series(1, 15) g
+    UNION ALL
+    SELECT 'seed-model', 0.5, '0.5-0.6', 2, 0, false, 1, 'success', '{}'::text[], '{}'::text[], 1 FROM generate_series(1, 5)" >/dev/null
+is "$(wq "SELECT error_reduction_rate < 0.3 AND times_used >= 10 FROM analyze_enhancement_effectiveness() WHERE error_code = 'TS5301'")" t \
+	"an enhancement used 10 times reduces its code less than rewrite_below"
+wk_pg_ctl -m fast -w restart -l "$WK_LOG" >/dev/null
+wk_wait "SELECT trigger || ':' || improve_jobs FROM improvement_runs ORDER BY id DESC LIMIT 1" "effectiveness_drop:1" 15
+ok $? "the worker starts a run with trigger effectiveness_drop that enqueues its rewrite"
+wk_wait "SELECT status || ':' || kind FROM improvement_jobs WHERE error_code = 'TS5301'" "done:improve" 15
+ok $? "and the improve job is answered"
+
 done_testing; exit 1; }
 wq "CREATE EXTENSION adaptive_prompts" >/dev/null
 wk_wait "SELECT state FROM worker_status()" idle 10 >/dev/null
@@ -88,5 +106,23 @@ wq "ALTER SYSTEM SET adaptive_prompts.daily_token_budget = 0" >/dev/null
 wq "SELECT pg_reload_conf()" >/dev/null
 wk_wait "SELECT status FROM improvement_jobs WHERE id = $id" done 10
 ok $? "with the budget raised (0 = no limit) it runs"
+
+# The effectiveness_drop trigger: checked when the worker starts, then hourly.
+wq "ALTER SYSTEM SET adaptive_prompts.failure_trigger = 0" >/dev/null
+wq "SELECT set_enhancement('TS5301', 'Check the types.')" >/dev/null
+# Used 10 times, always with its code; 5 of 10 without it: reduction -1.
+wq "INSERT INTO proposer_failures (proposer_name, complexity_score, complexity_band, initial_errors,
+        final_errors, stalled, improvement_rate, outcome, error_codes, prompt_enhancements_used, sample_rate)
+    SELECT 'seed-model', 0.5, '0.5-0.6', 2, 1, false, 0, 'failure', '{TS5301}'::text[],
+           CASE WHEN g <= 10 THEN '{TS5301@1}' ELSE '{}' END::text[], 1 FROM generate_series(1, 15) g
+    UNION ALL
+    SELECT 'seed-model', 0.5, '0.5-0.6', 2, 0, false, 1, 'success', '{}'::text[], '{}'::text[], 1 FROM generate_series(1, 5)" >/dev/null
+is "$(wq "SELECT error_reduction_rate < 0.3 AND times_used >= 10 FROM analyze_enhancement_effectiveness() WHERE error_code = 'TS5301'")" t \
+	"an enhancement used 10 times reduces its code less than rewrite_below"
+wk_pg_ctl -m fast -w restart -l "$WK_LOG" >/dev/null
+wk_wait "SELECT trigger || ':' || improve_jobs FROM improvement_runs ORDER BY id DESC LIMIT 1" "effectiveness_drop:1" 15
+ok $? "the worker starts a run with trigger effectiveness_drop that enqueues its rewrite"
+wk_wait "SELECT status || ':' || kind FROM improvement_jobs WHERE error_code = 'TS5301'" "done:improve" 15
+ok $? "and the improve job is answered"
 
 done_testing
