@@ -53,6 +53,7 @@ copy_bytes(const char *s, size_t length)
 	return copy;
 }
 
+/* malloc'd copy of a NUL-terminated string. */
 static char *
 copy_string(const char *s)
 {
@@ -106,6 +107,7 @@ utf8_sequence_length(const unsigned char *s, size_t length)
 	return need;
 }
 
+/* Are the length bytes of s valid UTF-8? */
 static bool
 utf8_valid(const char *s, size_t length)
 {
@@ -162,6 +164,7 @@ typedef struct StringBuilder
 
 static void string_appendf(StringBuilder *sb, const char *format,...) FORMAT_PRINTF(2, 3);
 
+/* Makes room for extra more bytes and the NUL. */
 static void
 string_reserve(StringBuilder *sb, size_t extra)
 {
@@ -187,6 +190,7 @@ string_reserve(StringBuilder *sb, size_t extra)
 	sb->capacity = capacity;
 }
 
+/* Appends length bytes of s. */
 static void
 string_append_bytes(StringBuilder *sb, const char *s, size_t length)
 {
@@ -198,12 +202,14 @@ string_append_bytes(StringBuilder *sb, const char *s, size_t length)
 	sb->data[sb->length] = '\0';
 }
 
+/* Appends a NUL-terminated string. */
 static void
 string_append(StringBuilder *sb, const char *s)
 {
 	string_append_bytes(sb, s, strlen(s));
 }
 
+/* Appends printf-style output (up to 511 bytes). */
 static void
 string_appendf(StringBuilder *sb, const char *format,...)
 {
@@ -429,6 +435,7 @@ static const struct
 	{ANTHROPIC_STOP_REFUSAL, "refusal"},
 };
 
+/* The API's name of a stop reason ("none" and "other" are ours). */
 const char *
 anthropic_stop_reason_name(AnthropicStopReason stop)
 {
@@ -442,6 +449,7 @@ anthropic_stop_reason_name(AnthropicStopReason stop)
 	return "other";
 }
 
+/* A stop_reason value as the enum; unknown values are OTHER. */
 static AnthropicStopReason
 stop_reason_from_string(const char *s)
 {
@@ -453,6 +461,7 @@ stop_reason_from_string(const char *s)
 	return ANTHROPIC_STOP_OTHER;
 }
 
+/* Frees a parsed response and its strings; NULL is fine. */
 void
 anthropic_response_free(AnthropicResponse *response)
 {
@@ -779,6 +788,7 @@ trimmed_copy(const char *s, char *buffer, size_t size)
 	return true;
 }
 
+/* ASCII case-insensitive string equality. */
 static bool
 equals_ignoring_case(const char *a, const char *b)
 {
@@ -792,6 +802,7 @@ equals_ignoring_case(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* Should a failed attempt be retried (x-should-retry first)? */
 bool
 anthropic_should_retry(int http_status, bool transport_error,
 					   const char *x_should_retry)
@@ -855,6 +866,7 @@ days_from_civil(int64_t year, int month, int day)
 	return era * 146097 + day_of_era - 719468;
 }
 
+/* 1..12 for an English month abbreviation, 0 for anything else. */
 static int
 month_from_name(const char *name)
 {
@@ -928,6 +940,7 @@ parse_http_date(const char *s, double *result)
 	return true;
 }
 
+/* The server's requested delay in seconds, or < 0 when none parses. */
 double
 anthropic_retry_after(const char *retry_after_ms, const char *retry_after,
 					  double now)
@@ -946,6 +959,7 @@ anthropic_retry_after(const char *retry_after_ms, const char *retry_after,
 	return -1.0;
 }
 
+/* The delay before the next attempt: retry-after in (0, 60] s, else backoff. */
 double
 anthropic_retry_delay(const char *retry_after_ms, const char *retry_after,
 					  int retries_done, double now, double random_unit)
@@ -1012,6 +1026,7 @@ append_answer_rules(StringBuilder *sb, int max_words, bool allow_keep)
 	string_append(sb, "\n");
 }
 
+/* The arguments both meta-prompts need; *error says what is wrong. */
 static bool
 check_prompt_input(const char *error_code, int max_words, const char **error)
 {
@@ -1174,6 +1189,7 @@ anthropic_create_prompt(const AnthropicCreatePrompt *input, const char **error)
 	return result;
 }
 
+/* Is the answer exactly KEEP_AS_IS, ignoring white space around it? */
 bool
 anthropic_answer_is_keep(const char *text)
 {
@@ -1191,6 +1207,7 @@ anthropic_answer_is_keep(const char *text)
 		memcmp(text, ANTHROPIC_KEEP_AS_IS, keep_length) == 0;
 }
 
+/* Words of text: runs of characters that are not white space. */
 int
 anthropic_count_words(const char *text)
 {

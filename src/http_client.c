@@ -81,6 +81,7 @@ static void set_error(char *errbuf, size_t errbuf_size, const char *format,...) 
 static void result_set_error(HttpResult *result, HttpErrorKind error,
 							 const char *format,...) FORMAT_PRINTF(3, 4);
 
+/* Formats a message into the caller's error buffer (if any). */
 static void
 set_error(char *errbuf, size_t errbuf_size, const char *format,...)
 {
@@ -115,6 +116,7 @@ free_headers(struct curl_slist *headers)
 	curl_slist_free_all(headers);
 }
 
+/* ASCII case-insensitive string equality. */
 static bool
 equals_ignoring_case(const char *a, const char *b)
 {
@@ -128,6 +130,7 @@ equals_ignoring_case(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* Frees a result's strings (not the result). */
 static void
 free_result_fields(HttpResult *result)
 {
@@ -143,6 +146,7 @@ free_result_fields(HttpResult *result)
 	result->x_should_retry = NULL;
 }
 
+/* Frees a result handed out by http_client_next_result; NULL is fine. */
 void
 http_result_free(HttpResult *result)
 {
@@ -153,6 +157,7 @@ http_result_free(HttpResult *result)
 	free(result);
 }
 
+/* A short name of an error kind, for logs and tables. */
 const char *
 http_error_kind_name(HttpErrorKind error)
 {
@@ -176,6 +181,7 @@ http_error_kind_name(HttpErrorKind error)
 	return "unknown";
 }
 
+/* Timeouts and connection failures may pass; the rest will not. */
 bool
 http_error_is_transient(HttpErrorKind error)
 {
@@ -290,6 +296,7 @@ done:
 	return allowed;
 }
 
+/* The URL policy alone, for checking a setting early. */
 bool
 http_url_allowed(const char *url, char *errbuf, size_t errbuf_size)
 {
@@ -666,18 +673,21 @@ http_client_create(int max_concurrent, char *errbuf, size_t errbuf_size)
 	return client;
 }
 
+/* Transfers running now. */
 int
 http_client_running(const HttpClient *client)
 {
 	return client->running;
 }
 
+/* Requests accepted and not yet handed back. */
 int
 http_client_pending(const HttpClient *client)
 {
 	return client->running + client->waiting;
 }
 
+/* How many more requests http_client_add accepts now. */
 int
 http_client_free_slots(const HttpClient *client)
 {
@@ -689,7 +699,7 @@ static struct curl_slist *
 build_headers(const char *api_key, const char **why)
 {
 	static const char *const fixed[] = {
-		"anthropic-version: " ANTHROPIC_API_VERSION,
+		("anthropic-version: " ANTHROPIC_API_VERSION),
 		"content-type: application/json",
 		"accept: application/json",
 		"Expect:",				/* no 100-continue round trip */
@@ -758,6 +768,7 @@ build_headers(const char *api_key, const char **why)
 		} \
 	} while (0)
 
+/* Starts a request; every failure after acceptance becomes its result. */
 bool
 http_client_add(HttpClient *client, const HttpRequest *request,
 				char *errbuf, size_t errbuf_size)
@@ -908,6 +919,7 @@ refuse:
 
 #undef SET_OPTION
 
+/* Drives the transfers for at most wait_ms and collects the finished ones. */
 int
 http_client_step(HttpClient *client, int wait_ms, char *errbuf, size_t errbuf_size)
 {
@@ -945,6 +957,7 @@ fail:
 	return -1;
 }
 
+/* Takes the oldest finished result off the queue. */
 HttpResult *
 http_client_next_result(HttpClient *client)
 {
@@ -960,6 +973,7 @@ http_client_next_result(HttpClient *client)
 	return &queued->result;
 }
 
+/* Ends every running transfer now, each as an ABORTED result. */
 void
 http_client_abort_all(HttpClient *client)
 {
@@ -983,6 +997,7 @@ http_client_abort_all(HttpClient *client)
 	}
 }
 
+/* Aborts everything, drops untaken results, frees the client. */
 void
 http_client_destroy(HttpClient *client)
 {

@@ -22,12 +22,20 @@
  *	  http and https protocols; no redirects followed; plain http:// only to
  *	  a loopback host (127.0.0.0/8, ::1, localhost), checked with libcurl's
  *	  URL parser before any connection (the transfer then uses that very
- *	  parsed URL), and without a proxy; response bodies over the cap (1 MiB)
- *	  are refused inside the write callback.
+ *	  parsed URL), and without a proxy (https:// follows libcurl's usual
+ *	  proxy environment variables); response bodies over the cap (1 MiB)
+ *	  are refused: by Content-Length before the body arrives, else inside
+ *	  the write callback, which aborts the transfer.
  *
- *	  The API key: copied into the transfer's header list only, wiped and
- *	  freed as soon as the transfer ends (or is aborted); it never appears in
- *	  an error message or a result.
+ *	  The API key: copied into the transfer's header list only, which is
+ *	  wiped and freed as soon as the transfer ends (or is aborted); libcurl
+ *	  copies the header into its own send buffer while sending and frees
+ *	  that itself.  The key never appears in an error message or a result.
+ *
+ *	  Signals: a signal (SIGTERM, SIGHUP, SIGINT) interrupts the wait in
+ *	  http_client_step; a latch set by another process may not (on Linux
+ *	  PostgreSQL 15 waits for its latch with a signalfd), so the worker
+ *	  should keep its step waits short (<= 1 s) and check its latch between.
  *
  *	  Use (the worker's loop):
  *
@@ -109,7 +117,8 @@ typedef struct HttpResult
 	char	   *retry_after;	/* retry-after */
 	char	   *retry_after_ms; /* retry-after-ms */
 	char	   *x_should_retry; /* x-should-retry */
-	double		elapsed_seconds;	/* from add to completion */
+	double		elapsed_seconds;	/* the transfer's total time as libcurl
+									 * measured it; 0 if it never started */
 } HttpResult;
 
 /*

@@ -45,8 +45,9 @@ Scenarios (parameters in brackets):
     max_tokens       stop_reason max_tokens (a cut-off text)
     refusal          stop_reason refusal, no content
 
-"Then success" scenarios count attempts per error code; POST /reset clears
-the counts.  Every request is logged as one JSON line (time with ms, path,
+"Then success" scenarios count attempts per error code (requests without a
+code count under ""); GET /attempts shows the counts, POST /reset clears
+them, GET /health answers {"ok": true}.  Every request is logged as one JSON line (time with ms, path,
 code, scenario, attempt, status, whether the key matched; never the key).
 Wrong headers or body get the real API's 400 / 401 answers.
 """
@@ -212,10 +213,14 @@ class Handler(BaseHTTPRequestHandler):
         self.request_id = next_id("req")
         self.prompt = ""
         self.model = ""
-        self.send_body(200 if self.path == "/health" else 404,
-                       {"ok": True} if self.path == "/health" else
-                       {"type": "error", "error": {"type": "not_found_error",
-                                                   "message": "Not found"}})
+        if self.path == "/health":
+            self.send_body(200, {"ok": True})
+        elif self.path == "/attempts":
+            with state_lock:
+                counts = dict(attempts)
+            self.send_body(200, counts)
+        else:
+            self.send_error_body(404, "not_found_error", "Not found")
 
     def do_POST(self):
         self.request_id = next_id("req")

@@ -482,6 +482,58 @@ test_prompts(void)
 	   anthropic_count_words(NULL) == 0, "word count");
 }
 
+/*
+ * Every prefix of a full answer and of an error body (a transfer cut off
+ * anywhere) parses to a message or to a clean error, never to a crash or a
+ * half-filled response; the run under valgrind checks the memory.
+ */
+static void
+test_truncations(void)
+{
+	const char *bodies[] = {
+		"{\"id\":\"msg_01\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\","
+		"\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\"},"
+		"{\"type\":\"text\",\"text\":\"caf\u00e9 \\\"quoted\\\"\\nâ\"}],"
+		"\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+		"\"usage\":{\"input_tokens\":5,\"output_tokens\":null,"
+		"\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":2}}",
+		"{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
+		"\"message\":\"slow down\"},\"request_id\":\"req_1\"}",
+	};
+	const int	statuses[] = {200, 429};
+	size_t		b;
+
+	for (b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++)
+	{
+		size_t		full = strlen(bodies[b]);
+		size_t		length;
+		int			consistent = 1;
+		int			complete_ok = 0;
+
+		for (length = 0; length <= full; length++)
+		{
+			AnthropicResponse *r = anthropic_parse_response(statuses[b], bodies[b], length);
+
+			if (r == NULL)
+				consistent = 0;
+			else if (r->ok)
+			{
+				if (length != full || r->text == NULL || r->error_type != NULL)
+					consistent = 0;
+				complete_ok = 1;
+			}
+			else if (r->error_type == NULL || r->error_message == NULL || r->text != NULL)
+				consistent = 0;
+			anthropic_response_free(r);
+		}
+		ok(consistent, statuses[b] == 200
+		   ? "every prefix of a message: a clean error, only the whole body is ok"
+		   : "every prefix of an error body: a clean error");
+		if (statuses[b] == 200)
+			ok(complete_ok, "the whole message parses");
+	}
+}
+
 int
 main(void)
 {
@@ -490,6 +542,7 @@ main(void)
 	test_errors();
 	test_retry();
 	test_prompts();
+	test_truncations();
 	tap_plan((size_t) tap_test_number);
 	return tap_exit_status();
 }

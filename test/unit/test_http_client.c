@@ -506,6 +506,16 @@ main(int argc, char **argv)
 	http_client_destroy(client);
 	http_client_destroy(NULL);
 
+	/* The mock's slow answers stopped when the client went away. */
+	{
+		int			i;
+
+		for (i = 0; i < 40 && !file_contains(log_path, "\"status\": \"client_gone\""); i++)
+			nanosleep(&(struct timespec) {0, 50 * 1000 * 1000}, NULL);
+		ok(file_contains(log_path, "\"status\": \"client_gone\""),
+		   "the mock's slow answer ends when the client goes away");
+	}
+
 	/* The mock saw the right key and never logged it. */
 	ok(file_contains(log_path, "\"key_ok\": true") && !file_contains(log_path, API_KEY) &&
 	   !file_contains(log_path, "WRONG-KEY"), "the mock log has no key");
