@@ -726,7 +726,12 @@ fill_slots(QueueState *queue)
 	args.wanted = Min(free_slots, AP_MAX_CONCURRENT_REQUESTS);
 	args.jobs = jobs;
 	if (worker_run("claiming improvement jobs", claim_unit, &args) != UNIT_DONE)
+	{
+		/* Rolled back: the claims are undone; free what was built. */
+		for (i = 0; i < AP_MAX_CONCURRENT_REQUESTS; i++)
+			improvement_claimed_job_free(&jobs[i]);
 		return 0;
+	}
 	*queue = args.queue;
 
 	for (i = 0; i < args.claimed; i++)
