@@ -103,6 +103,23 @@ wq "CREATE DATABASE scratch" >/dev/null
 wq "DROP DATABASE scratch" >/dev/null
 ok $? "DROP DATABASE of another database is not blocked by the worker"
 
+# A hot standby of this cluster: the worker does not run there.
+sb=$WK_DIR/standby
+sb_port=$(ap_free_port)
+ap_as_owner "$AP_PG_BIN/pg_basebackup" -D "$sb" -R -X stream -c fast \
+	-h "$WK_DIR" -p "$WK_PORT" -U "$AP_CLUSTER_USER" >/dev/null 2>&1
+printf "port = %s\n" "$sb_port" >>"$sb/postgresql.conf"
+ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$sb" -l "$WK_DIR/standby.log" -w -t 60 start >/dev/null
+ok $? "a hot standby of the cluster starts"
+at_exit "ap_as_owner '$AP_PG_BIN/pg_ctl' -D '$sb' -m immediate -w stop >/dev/null 2>&1"
+sleep 2
+sbq() { "${PSQL[@]}" -h "$WK_DIR" -p "$sb_port" -U "$AP_CLUSTER_USER" -d postgres -c "$1"; }
+is "$(sbq "SELECT pg_is_in_recovery()::text || ':' || count(*) FROM pg_stat_activity WHERE backend_type = 'adaptive_prompts worker'")" \
+	"true:0" "no worker runs on the hot standby"
+is "$(sbq "SELECT coalesce(pid::text, '-') || ':' || state FROM learning.worker_status()")" "-:not running" \
+	"and worker_status() there says so"
+ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$sb" -m fast -w stop >/dev/null
+
 is "$(grep -c 'FATAL\|PANIC\|server process .* was terminated' "$WK_LOG")" 0 "no crash or FATAL in the server log" \
 	|| grep 'FATAL\|PANIC\|terminated' "$WK_LOG" | note
 
