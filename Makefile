@@ -19,6 +19,7 @@ OBJS = \
 	src/experiments.o \
 	src/guc.o \
 	src/http_client.o \
+	src/improvement.o \
 	src/known_versions.o \
 	src/prompts.o \
 	src/proposers.o \
@@ -26,7 +27,8 @@ OBJS = \
 	src/stats.o \
 	src/ts_sanitizer.o \
 	src/window.o \
-	src/work_orders.o
+	src/work_orders.o \
+	src/worker.o
 
 # The install script of each version and the upgrade scripts between them.
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

@@ -8,7 +8,7 @@ set -euo pipefail
 
 AP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AP_PG_MAJOR=${AP_PG_MAJOR:-15}
-AP_PG_BIN=/usr/lib/postgresql/$AP_PG_MAJOR/bin
+AP_PG_BIN=${AP_PG_BIN:-/usr/lib/postgresql/$AP_PG_MAJOR/bin}
 AP_CLUSTER_USER=${AP_CLUSTER_USER:-postgres}
 # PostgreSQL 15's programs (psql, pgbench, pg_dump, ...) come first, whatever
 # else the machine has installed; warnings are errors in the tests' builds.
