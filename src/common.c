@@ -148,17 +148,7 @@ ap_enter_function(Oid fn_oid)
 void
 ap_use_extension_schema(Oid schema)
 {
-	if (schema != current_schema_oid)
-	{
-		char	   *name = get_namespace_name(schema);
-
-		if (name == NULL)
-			elog(ERROR, "schema %u not found", schema);
-		if (current_schema_name)
-			pfree(current_schema_name);
-		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
-		current_schema_oid = schema;
-	}
+	set_current_schema(schema);
 }
 
 /*
