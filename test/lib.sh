@@ -24,6 +24,7 @@ AP_PACKAGES=(
 	nodejs
 	npm
 	python3
+	gnuplot-nox
 )
 
 ap_log() { printf '\n=== %s\n' "$*" >&2; }
@@ -145,6 +146,12 @@ ap_reset_config() {
 }
 
 ap_setup() {
+	# Called from inside a test/run step (AP_NESTED=1, as the demo's test
+	# does), the lock is held and the extension installed already.
+	if [[ ${AP_NESTED:-} == 1 ]]; then
+		ap_start_cluster
+		return
+	fi
 	# One test run at a time installs into and uses this machine's
 	# PostgreSQL: the lock is held until the calling script exits.
 	exec 9>/tmp/adaptive_prompts.lock
