@@ -956,12 +956,12 @@ report (ordinal, metric, value, target, met, detail) AS (
            CASE WHEN r.before_rate > 0 AND r.after_work_orders > 0 THEN 1 - r.after_rate / r.before_rate END,
            0.4,
            CASE WHEN r.before_rate > 0 AND r.after_work_orders > 0 THEN 1 - r.after_rate / r.before_rate >= 0.4 END,
-           format('version %s went live (%s %s); %s per work order before: %s of %s weighted work orders, after: %s of %s',
+           format('version %s went live (%s %s); %s per work order before: %s; after: %s',
                   r.new_version, r.action, to_char(r.changed_at, 'YYYY-MM-DD HH24:MI:SS'), r.code,
-                  coalesce(round((100 * r.before_rate)::numeric, 1) || '%', 'no data'),
-                  round(r.before_work_orders::numeric),
-                  coalesce(round((100 * r.after_rate)::numeric, 1) || '%', 'no data'),
-                  round(r.after_work_orders::numeric))
+                  coalesce(round((100 * r.before_rate)::numeric, 1) || '% of '
+                           || round(r.before_work_orders::numeric) || ' weighted work orders', 'no work orders'),
+                  coalesce(round((100 * r.after_rate)::numeric, 1) || '% of '
+                           || round(r.after_work_orders::numeric) || ' weighted work orders', 'no work orders'))
       FROM code_rates r)
 SELECT metric, value::float8, target::float8, met, detail FROM report ORDER BY ordinal, metric
 $$;
