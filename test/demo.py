@@ -105,16 +105,17 @@ class Demo:
                                                  (number * 7919 % 10007) / 10007.0))
         self.done += n
         self.weekly_threshold_experiment(number)
-        if self.loop:
+        if self.loop and number % self.args.loop_every == 0:
             self.let_the_loop_act()
         self.collect(number, first, self.done)
         self.progress(number)
 
     def weekly_threshold_experiment(self, number):
-        """Every few rounds ("weekly"), propose raising gpt-4o-mini's
-        threshold from 0.3 to 0.4 unless one is open or it was promoted."""
-        every = max(2, self.args.rounds // 3)
-        if number % every != 1 and number != 1:
+        """From the second round on, every third of the run ("weekly"),
+        propose raising gpt-4o-mini's threshold from 0.3 to 0.4 unless one is
+        open or it was promoted."""
+        every = max(3, self.args.rounds // 3)
+        if number % every != 2:
             return
         threshold = float(value("SELECT complexity_threshold FROM proposers WHERE name = 'gpt-4o-mini'"))
         if threshold >= 0.4:
@@ -240,20 +241,23 @@ class Demo:
         print("-- texts (enhancement_versions)")
         for code, version, source, status, who, reason in psql(
                 "SELECT error_code, version, source, status, coalesce(decided_by, ''),"
-                " coalesce(decision_reason, '') FROM enhancement_versions ORDER BY error_code, version;"):
+                " translate(coalesce(decision_reason, ''), E'\\n\\t', '  ') FROM enhancement_versions"
+                " ORDER BY error_code, version;"):
             print("  %s v%s (%s) %s%s: %s" % (code, version, source, status,
                                              " by " + who if who else "", one_line(reason)))
         print("-- A/B tests (ab_tests)")
         for test_id, subject, candidate, incumbent, status, reason in psql(
                 "SELECT id, subject, candidate, coalesce('v' || incumbent, 'no text'), status,"
-                " coalesce(decision_reason, '') FROM ab_tests ORDER BY id;"):
+                " translate(coalesce(decision_reason, ''), E'\\n\\t', chr(31) || ' ') FROM ab_tests ORDER BY id;"):
             print("  test %s of %s v%s against %s: %s" % (test_id, subject, candidate, incumbent, status))
-            for line in reason.splitlines():
+            for line in reason.split("\x1f"):
                 print("      " + line)
         print("-- threshold experiments (threshold_experiments)")
         for proposer, old, new, status, reason, watch in psql(
-                "SELECT proposer_name, old_threshold, new_threshold, status, coalesce(decision_reason, ''),"
-                " coalesce(watch_reason, '') FROM threshold_experiments WHERE decision_rule <> 'manual'"
+                "SELECT proposer_name, old_threshold, new_threshold, status,"
+                " translate(coalesce(decision_reason, ''), E'\\n\\t', '  '),"
+                " translate(coalesce(watch_reason, ''), E'\\n\\t', '  ')"
+                " FROM threshold_experiments WHERE decision_rule <> 'manual'"
                 " ORDER BY started_at;"):
             print("  %s %s -> %s: %s: %s%s" % (proposer, old, new, status, one_line(reason),
                                               ("; watch: " + one_line(watch)) if watch else ""))
@@ -314,13 +318,14 @@ class Demo:
                   "TS2345": "#e7298a", "TS7006": "#66a61e"}
         arrows = []
         for i, (x, kind, label) in enumerate(events):
+            x = int(x)
             code = label.split()[0]
             if kind == "threshold":
                 color, width, dash = "black", 2, "dt 1"
             elif kind == "rolled_back":
                 color, width, dash = "red", 2, "dt 2"
             else:
-                color, width, dash = colors.get(code, "gray"), 1.5, "dt 3"
+                color, width, dash = colors.get(code, "gray"), 2, "dt 3"
             arrows.append((x, color, width, dash, label, i))
         script = [
             "set terminal pngcairo size 1200,800 font 'DejaVu Sans,10'",
@@ -331,7 +336,7 @@ class Demo:
             "set key outside right top",
             "set xrange [0:%d]" % self.done,
             "set lmargin 10",
-            "set rmargin 22",
+            "set rmargin 34",
         ]
         # Top: each code's rate, with the moments marked and labelled.
         script.append("set title 'Rate of each error code per work order (weighted 1/sample\\_rate), per round'")
@@ -341,8 +346,11 @@ class Demo:
         for x, color, width, dash, label, i in arrows:
             script.append("set arrow from %d, graph 0 to %d, graph 1 nohead lc rgb '%s' lw %s %s"
                           % (x, x, color, width, dash))
-            script.append("set label %s at %d, graph %.2f rotate by 90 right font ',8' tc rgb '%s' offset -0.6,0"
-                          % (gp_string(label), x, 0.98 - 0.0 * (i % 3), color))
+            # A promotion is told by its code's colour; rollbacks and
+            # threshold moves are rare enough to be labelled.
+            if "promoted" not in label:
+                script.append("set label %s at %d, graph 0.98 rotate by 90 right font ',8' tc rgb '%s'"
+                              " offset -0.6,0" % (gp_string(label), x, color))
         plots = []
         for j, code in enumerate(CODES):
             plots.append("%s using 2:%d with linespoints lw 2 pt 7 ps 0.6 lc rgb '%s' title '%s'"
@@ -356,7 +364,7 @@ class Demo:
         script.append("set format x '%g'")
         script.append("set yrange [0:1]")
         script.append("plot %s using 2:3 with linespoints lw 2 pt 7 ps 0.6 lc rgb 'black' title 'windows', "
-                      "NaN with lines lc rgb '#e7298a' dt 3 title 'text promoted', "
+                      "NaN with lines lc rgb 'gray' dt 3 lw 1.5 title 'text promoted (in its code''s colour)', "
                       "NaN with lines lc rgb 'red' dt 2 lw 2 title 'text rolled back', "
                       "NaN with lines lc rgb 'black' dt 1 lw 2 title 'threshold moved'" % gp_string(data))
         script.append("unset multiplot")
@@ -401,6 +409,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=18)
     parser.add_argument("--per-round", type=int, default=300)
     parser.add_argument("--per-transaction", type=int, default=50)
+    parser.add_argument("--loop-every", type=int, default=3,
+                        help="rounds between two runs of run_auto_improvement()")
     parser.add_argument("--worker-timeout", type=int, default=60)
     parser.add_argument("--png", default=os.path.abspath("demo.png"))
     parser.add_argument("--scenarios", help="the mock's scenario file (the demo changes one answer)")

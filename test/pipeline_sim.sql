@@ -49,22 +49,22 @@ CREATE TABLE sim.codes (
     message       text NOT NULL
 );
 INSERT INTO sim.codes VALUES
-    ('TS1443', 0.16, 'quot', 0.25, 0.85,
+    ('TS1443', 0.16, 'quot', 0.15, 0.85,
      'Module declaration names may only use '' or " quoted strings.'),
-    ('TS2345', 0.22, 'argument', 0.2, 0.85,
+    ('TS2345', 0.22, 'argument', 0.15, 0.85,
      'Argument of type ''string | undefined'' is not assignable to parameter of type ''string''.'),
-    ('TS2322', 0.14, 'assignab', 0.3, 0.85,
+    ('TS2322', 0.14, 'assignab', 0.25, 0.85,
      'Type ''number'' is not assignable to type ''string''.'),
-    ('TS7006', 0.12, 'annotat', 0.25, 0.85,
+    ('TS7006', 0.12, 'annotat', 0.15, 0.85,
      'Parameter ''item'' implicitly has an ''any'' type.'),
-    ('TS2339', 0.08, 'optional chaining|narrow', 0.3, 0.95,
+    ('TS2339', 0.08, 'optional chaining|narrow', 0.2, 0.95,
      'Property ''id'' does not exist on type ''{}''.');
 
 -- Share of work orders whose code had backtick-quoted module names.
 CREATE TABLE sim.settings (
     backtick_share    float8 NOT NULL DEFAULT 0.06,
     band_share        float8 NOT NULL DEFAULT 0.3,   -- scores drawn in [0.3, 0.4)
-    expect_share      float8 NOT NULL DEFAULT 0.75,  -- codes asked for per work order
+    expect_share      float8 NOT NULL DEFAULT 0.9,   -- codes asked for per work order
     stall_probability float8 NOT NULL DEFAULT 0.02
 );
 INSERT INTO sim.settings DEFAULT VALUES;
