@@ -768,7 +768,9 @@ log AS MATERIALIZED (
 -- The period runs from since (or the first logged work order) to the last
 -- logged work order; its first and last quarters are compared.
 period AS (
-    SELECT coalesce(since, min(created_at)) AS lo, max(created_at) AS hi FROM log),
+    SELECT CASE WHEN since IS NULL OR NOT isfinite(since) THEN min(created_at) ELSE since END AS lo,
+           max(created_at) AS hi
+      FROM log),
 -- Each logged row with whether it falls in the first or the last quarter.
 quarters AS (
     SELECT l.*, l.created_at <= p.lo + (p.hi - p.lo) / 4 AS first_quarter,

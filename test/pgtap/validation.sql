@@ -3,7 +3,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION adaptive_prompts;
-SELECT plan(34);
+SELECT plan(36);
 
 CREATE FUNCTION pg_temp.report(since timestamptz DEFAULT NULL)
 RETURNS TABLE (metric text, value float8, target float8, met boolean, detail text)
@@ -225,6 +225,11 @@ SELECT is(pg_temp.value_of('ts1443_sanitizer_fixed_share'), 1::numeric, 'and its
 -- Errors and privileges.
 SELECT is((SELECT count(*) FROM validation_report(NULL)), (SELECT count(*) FROM validation_report()),
           'NULL since means the whole history');
+SELECT results_eq($$SELECT metric, value FROM validation_report('-infinity')$$,
+                  $$SELECT metric, value FROM validation_report()$$,
+                  'since -infinity is the whole history');
+SELECT is((SELECT count(*) FROM validation_report('infinity') WHERE value IS NULL AND metric = 'ts1443_reduction'), 1::bigint,
+          'since infinity is an empty period, not an error');
 CREATE ROLE val_app;
 SELECT ok(NOT has_function_privilege('val_app', 'validation_report(timestamptz)', 'EXECUTE'),
           'PUBLIC cannot run the report');
