@@ -12,11 +12,13 @@ OBJS = \
 	src/ab_decision.o \
 	src/ab_tests.o \
 	src/activity.o \
+	src/anthropic.o \
 	src/common.o \
 	src/effectiveness.o \
 	src/enhancements.o \
 	src/experiments.o \
 	src/guc.o \
+	src/http_client.o \
 	src/prompts.o \
 	src/proposers.o \
 	src/sanitizer_sql.o \
@@ -37,6 +39,8 @@ REGRESS_OPTS = --dbname=contrib_regression
 # keeps the warnings on our code only.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
+# The Anthropic client: libcurl for the transport, cJSON for the codec.
+SHLIB_LINK += -lcurl -lcjson
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -54,5 +58,13 @@ test/unit/stats.t: test/unit/test_stats.c test/unit/tap.h src/stats.c src/stats.
 test/unit/ab_decision.t: test/unit/test_ab_decision.c test/unit/tap.h src/ab_decision.c src/ab_decision.h src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_ab_decision.c src/ab_decision.c src/stats.c -lm
 
-unit-tests: test/unit/stats.t test/unit/ab_decision.t
+test/unit/anthropic.t: test/unit/test_anthropic.c test/unit/tap.h src/anthropic.c src/anthropic.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_anthropic.c src/anthropic.c -lcjson -lm
+
+# The transport, tested against the mock server, which the test program
+# starts itself (test/mock_anthropic.py; openssl for a self-signed certificate).
+test/unit/http_client.t: test/unit/test_http_client.c test/unit/tap.h src/http_client.c src/http_client.h src/anthropic.c src/anthropic.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_http_client.c src/http_client.c src/anthropic.c -lcurl -lcjson -lm
+
+unit-tests: test/unit/stats.t test/unit/ab_decision.t test/unit/anthropic.t test/unit/http_client.t
 .PHONY: unit-tests

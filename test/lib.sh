@@ -24,6 +24,7 @@ AP_PACKAGES=(
 	nodejs
 	npm
 	python3
+	openssl
 	gnuplot-nox
 )
 
