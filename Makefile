@@ -19,13 +19,15 @@ OBJS = \
 	src/experiments.o \
 	src/guc.o \
 	src/http_client.o \
+	src/improvement.o \
 	src/prompts.o \
 	src/proposers.o \
 	src/sanitizer_sql.o \
 	src/stats.o \
 	src/ts_sanitizer.o \
 	src/window.o \
-	src/work_orders.o
+	src/work_orders.o \
+	src/worker.o
 
 # The install script of each version and the upgrade scripts between them.
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

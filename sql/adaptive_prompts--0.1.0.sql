@@ -177,8 +177,13 @@ CREATE TABLE @extschema@.enhancement_versions (
 );
 CREATE UNIQUE INDEX enhancement_versions_one_active
     ON @extschema@.enhancement_versions (error_code) WHERE status = 'active';
+-- One version at most per improvement job, whatever happens to the worker.
+CREATE UNIQUE INDEX enhancement_versions_one_per_job
+    ON @extschema@.enhancement_versions (job_id) WHERE job_id IS NOT NULL;
 COMMENT ON TABLE @extschema@.enhancement_versions IS
     'Append-only history of every enhancement text proposed or live for an error code, with who decided what and why. Texts are never changed or deleted; status moves pending_approval -> testing -> active -> retired/rolled_back (or -> rejected); every change of the live text is also a row of version_history.';
+COMMENT ON COLUMN @extschema@.enhancement_versions.job_id IS
+    'The improvement_jobs row whose answer this automatic text is (source = auto); at most one version per job.';
 
 -- Each proposer's most frequent error codes, refreshed off the hot path and
 -- read by build_enhanced_prompt(error_codes => NULL).
@@ -295,42 +300,85 @@ COMMENT ON COLUMN @extschema@.threshold_experiments.watch_reason IS
 -- Auto-improvement: the worker's queue and the audit of runs
 -- ---------------------------------------------------------------------------
 CREATE TABLE @extschema@.improvement_runs (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    started_at    timestamptz NOT NULL DEFAULT now(),
-    trigger       text NOT NULL
-                  CHECK (trigger IN ('manual', 'cron', 'failure_count', 'effectiveness_drop')),
-    jobs_enqueued integer NOT NULL DEFAULT 0,
-    started_by    text
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at     timestamptz NOT NULL DEFAULT now(),
+    trigger        text NOT NULL
+                   CHECK (trigger IN ('manual', 'cron', 'failure_count', 'effectiveness_drop')),
+    jobs_enqueued  integer NOT NULL DEFAULT 0,
+    improve_jobs   integer NOT NULL DEFAULT 0,
+    create_jobs    integer NOT NULL DEFAULT 0,
+    jobs_skipped   integer NOT NULL DEFAULT 0,
+    failure_log_id bigint NOT NULL DEFAULT 0,
+    finished_at    timestamptz,
+    started_by     text
 );
 COMMENT ON TABLE @extschema@.improvement_runs IS
-    'Audit of each auto-improvement analysis run and how many jobs it enqueued.';
+    'Audit of each auto-improvement analysis run: what started it (manual, cron, or the worker''s own failure_count / effectiveness_drop triggers), the jobs it enqueued, and when the last of them ended.';
+COMMENT ON COLUMN @extschema@.improvement_runs.jobs_skipped IS
+    'Candidates left out because adaptive_prompts.max_jobs_per_run was reached or an open job for the code appeared meanwhile.';
+COMMENT ON COLUMN @extschema@.improvement_runs.failure_log_id IS
+    'Highest proposer_failures.id when the run started; the worker''s failure_count trigger counts the failures logged after it.';
+COMMENT ON COLUMN @extschema@.improvement_runs.finished_at IS
+    'When the last of the run''s jobs ended (done, failed or cancelled); NULL while one is queued or running. A run that enqueued nothing ends when it starts.';
 
 CREATE TABLE @extschema@.improvement_jobs (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    run_id          bigint,
-    kind            text NOT NULL CHECK (kind IN ('improve', 'create')),
-    error_code      text NOT NULL,
-    status          text NOT NULL DEFAULT 'queued'
-                    CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
-    attempts        integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    context         jsonb NOT NULL DEFAULT '{}',
-    result          text,
-    http_status     integer,
-    last_error      text,
-    input_tokens    integer,
-    output_tokens   integer,
-    stop_reason     text,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    started_at      timestamptz,
-    finished_at     timestamptz
+    id                          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id                      bigint,
+    kind                        text NOT NULL CHECK (kind IN ('improve', 'create')),
+    error_code                  text NOT NULL,
+    status                      text NOT NULL DEFAULT 'queued'
+                                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    attempts                    integer NOT NULL DEFAULT 0,
+    next_attempt_at             timestamptz NOT NULL DEFAULT now(),
+    context                     jsonb NOT NULL DEFAULT '{}',
+    claim_token                 uuid,
+    model                       text,
+    result                      text,
+    outcome                     text
+                                CHECK (outcome IN ('version_created', 'kept_as_is', 'answer_rejected')),
+    outcome_reason              text,
+    enhancement_version_id      bigint,
+    http_status                 integer,
+    request_id                  text,
+    error_type                  text,
+    last_error                  text,
+    stop_reason                 text,
+    input_tokens                bigint,
+    output_tokens               bigint,
+    cache_creation_input_tokens bigint,
+    cache_read_input_tokens     bigint,
+    answered_at                 timestamptz,
+    created_at                  timestamptz NOT NULL DEFAULT now(),
+    started_at                  timestamptz,
+    last_attempt_at             timestamptz,
+    finished_at                 timestamptz,
+    cancelled_by                text,
+    CHECK (outcome IS NULL OR status = 'done')
 );
 CREATE UNIQUE INDEX improvement_jobs_one_open
     ON @extschema@.improvement_jobs (error_code) WHERE status IN ('queued', 'running');
 CREATE INDEX improvement_jobs_queue
     ON @extschema@.improvement_jobs (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX improvement_jobs_run
+    ON @extschema@.improvement_jobs (run_id);
+CREATE INDEX improvement_jobs_answered_at
+    ON @extschema@.improvement_jobs (answered_at) WHERE answered_at IS NOT NULL;
 COMMENT ON TABLE @extschema@.improvement_jobs IS
-    'Queue of Claude requests (improve an enhancement, create one for a new code). At most one open job per error code. context holds the data the meta-prompt is built from.';
+    'Queue of Claude requests (improve an enhancement, create one for a new code). At most one open (queued or running) job per error code. context holds the data the meta-prompt is built from. Only the background worker moves a job from queued to running and on; cancel_job() cancels it.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.attempts IS
+    'Requests started for the job, counted when the worker claims it (so a job that crashes the worker cannot loop forever); at most adaptive_prompts.max_attempts.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.claim_token IS
+    'Fresh random token stored by each claim; the worker writes a result only while status = running and the token is still its own, so a stale or cancelled claim is never applied.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.result IS
+    'The model''s answer (the concatenated text blocks), stored as data and never executed.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.outcome IS
+    'What a done job led to: version_created (enhancement_version_id), kept_as_is (the model answered KEEP_AS_IS) or answer_rejected (no version: outcome_reason says why, e.g. stop_reason max_tokens or refusal, an empty answer, too many words). NULL unless status = done.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.request_id IS
+    'The API''s request-id response header of the last attempt, for Anthropic support.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.error_type IS
+    'Why the last attempt failed: the API''s error.type (e.g. rate_limit_error, invalid_request_error) or the worker''s own (timeout, network_error, response_too_large, malformed_response, worker_restarted, ...). last_error has the message.';
+COMMENT ON COLUMN @extschema@.improvement_jobs.answered_at IS
+    'When the API answered with token usage; the usage counts toward adaptive_prompts.daily_token_budget on that UTC day, also when the job was cancelled meanwhile.';
 
 -- ---------------------------------------------------------------------------
 -- Sanitizer: which compiler codes a sanitizer change accounts for
@@ -749,6 +797,60 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.get_common_unaddressed_errors(integer, interval) IS
     'Error codes of at least min_occurrences logged work orders in the window that have no live enhancement, no version pending approval or in testing, and no queued or running improvement job; most frequent first.';
 
+-- Auto-improvement: runs, the job queue, the worker (SPEC 4.5, 5) ------------
+
+CREATE FUNCTION @extschema@.run_auto_improvement(trigger text DEFAULT 'manual')
+RETURNS TABLE (job_id bigint, kind text, error_code text)
+AS 'MODULE_PATHNAME', 'ap_run_auto_improvement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.run_auto_improvement(text) IS
+    'One auto-improvement run (trigger: manual, cron, failure_count or effectiveness_drop): enqueues improve jobs for live enhancements with error_reduction_rate < 0.5 used at least 10 times in 30 days (worst first), then create jobs for get_common_unaddressed_errors(5) (most frequent first), at most adaptive_prompts.max_jobs_per_run, never a second open job for a code; records an improvement_runs row and wakes the background worker when the transaction commits. Returns the jobs enqueued.';
+
+CREATE FUNCTION @extschema@.schedule_auto_improvement(schedule text DEFAULT '0 3 * * 0')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ap_schedule_auto_improvement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.schedule_auto_improvement(text) IS
+    'Schedule run_auto_improvement(''cron'') with pg_cron (cron syntax; default Sundays at 03:00) as the job "adaptive_prompts auto-improvement in <database>"; calling it again changes the schedule. Returns the pg_cron job id. Without pg_cron, or in a database other than cron.database_name, raises 55000 with a hint giving the exact statement to run (cron.schedule_in_database from cron.database_name).';
+
+CREATE FUNCTION @extschema@.unschedule_auto_improvement()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ap_unschedule_auto_improvement'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.unschedule_auto_improvement() IS
+    'Remove the pg_cron job of schedule_auto_improvement(); false when there was none. Same errors and hints as schedule_auto_improvement.';
+
+CREATE FUNCTION @extschema@.cancel_job(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ap_cancel_job'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.cancel_job(bigint) IS
+    'Cancel a queued or running improvement job (status cancelled); the answer of a running one is discarded when it arrives (its tokens still count toward the daily budget). Returns false when the job was already cancelled; raises 55000 for a done or failed job and P0002 for an unknown id.';
+
+CREATE FUNCTION @extschema@.worker_status()
+RETURNS TABLE (pid integer, state text, database text,
+               last_run_at timestamptz, last_run_trigger text,
+               queued bigint, running bigint, failed bigint,
+               tokens_today bigint, daily_token_budget integer,
+               last_error text, last_error_at timestamptz,
+               serves_this_database boolean)
+AS 'MODULE_PATHNAME', 'ap_worker_status'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.worker_status() IS
+    'The background worker: its pid (NULL when not running), what it is doing, the database it serves; this database''s last run, queued/running/failed job counts, API tokens used this UTC day (input, output and cache) against adaptive_prompts.daily_token_budget (0 = no limit), and the last error (the worker''s own or the latest failed job''s).';
+
+CREATE FUNCTION @extschema@.ap_check_worker_database()
+RETURNS void
+AS 'MODULE_PATHNAME', 'ap_check_worker_database'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.ap_check_worker_database() IS
+    'Run by CREATE EXTENSION: warns when the library is preloaded but the background worker serves another database (adaptive_prompts.database).';
+
 -- ---------------------------------------------------------------------------
 -- Validation (SPEC 6): the notes' Phase 3 metrics and the loop's own, from
 -- the database alone.  docs/operations.md explains each row.
@@ -1014,3 +1116,6 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Tell the DBA at once when no worker will serve this database.
+SELECT @extschema@.ap_check_worker_database();

@@ -1,5 +1,8 @@
 -- Threshold experiments and routing: the notes' example end to end.
+-- The background worker serves another database; its WARNING is not tested here.
+SET client_min_messages = error;
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 --
 -- gpt-4o-mini (cheap) takes work up to 0.3, gpt-4o (stronger, dearer) up to
 -- 0.9.  The weekly job asks whether gpt-4o-mini can take 0.3-0.4: 30

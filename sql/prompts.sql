@@ -1,7 +1,10 @@
 --
 -- Prompt registry and build_enhanced_prompt (SPEC 4.2)
 --
+-- The background worker serves another database; its WARNING is not tested here.
+SET client_min_messages = error;
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT register_proposer('regress-model', 0.4, 1);
 
 -- A proposer without an active version gets the built-in default, v1.0.

@@ -1,5 +1,8 @@
 -- sanitize_typescript and sanitizer_excluded_codes.
+-- The background worker serves another database; its WARNING is not tested here.
+SET client_min_messages = error;
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 
 -- Valid TypeScript comes back unchanged, smart quotes inside strings included.
 SELECT sanitized = code AS unchanged, changes_made

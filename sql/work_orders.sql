@@ -1,6 +1,9 @@
 -- record_work_order: outcome classes, bands, improvement rate, idempotency,
 -- auto-registration and the sanitizer exclusion.
+-- The background worker serves another database; its WARNING is not tested here.
+SET client_min_messages = error;
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SET client_min_messages = notice;
 
 -- Bands: [lo, lo + 0.1) as written in decimal; 1.0 in the last band.

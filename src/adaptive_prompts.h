@@ -28,6 +28,77 @@ extern int	ap_ab_sample_size;
 extern int	ap_decision_rule;
 extern double ap_sprt_delta;
 
+/*
+ * Settings of the learning loop (guc.c): the background worker, the
+ * Anthropic client and the auto-improvement rules.  adaptive_prompts.database
+ * is postmaster-level and defined only while shared_preload_libraries is
+ * processed; the others are reload-level.
+ */
+extern char *ap_worker_database;
+extern int	ap_naptime;				/* seconds */
+extern char *ap_api_url;
+extern char *ap_api_key_file;
+extern char *ap_model;
+extern int	ap_max_tokens;
+extern int	ap_request_timeout;		/* seconds */
+extern int	ap_max_concurrent_requests;
+extern int	ap_max_attempts;
+extern int	ap_max_jobs_per_run;
+extern int	ap_approvals_required;
+extern int	ap_max_enhancement_words;
+extern int	ap_daily_token_budget;	/* tokens per UTC day, 0 = unlimited */
+extern int	ap_failure_trigger;		/* 0 = off */
+extern double ap_rewrite_below;
+
+/* Defaults and limits of those settings, used by the GUCs and the checks. */
+#define AP_DEFAULT_WORKER_DATABASE "postgres"
+#define AP_DEFAULT_NAPTIME 10
+#define AP_MAX_NAPTIME 3600
+#define AP_DEFAULT_API_URL "https://api.anthropic.com/v1/messages"
+#define AP_DEFAULT_MODEL "claude-sonnet-4-5"
+#define AP_DEFAULT_MAX_TOKENS 1000
+#define AP_MAX_MAX_TOKENS 64000
+#define AP_DEFAULT_REQUEST_TIMEOUT 120
+#define AP_MAX_REQUEST_TIMEOUT 3600
+#define AP_DEFAULT_MAX_CONCURRENT_REQUESTS 4
+#define AP_MAX_CONCURRENT_REQUESTS 64
+#define AP_DEFAULT_MAX_ATTEMPTS 5
+#define AP_MAX_MAX_ATTEMPTS 100
+#define AP_DEFAULT_MAX_JOBS_PER_RUN 20
+#define AP_MAX_MAX_JOBS_PER_RUN 10000
+#define AP_DEFAULT_APPROVALS_REQUIRED 5
+#define AP_MAX_APPROVALS_REQUIRED 100000
+#define AP_DEFAULT_MAX_ENHANCEMENT_WORDS 200
+#define AP_MAX_MAX_ENHANCEMENT_WORDS 2000
+#define AP_DEFAULT_DAILY_TOKEN_BUDGET 0
+#define AP_DEFAULT_FAILURE_TRIGGER 50
+#define AP_DEFAULT_REWRITE_BELOW 0.3
+
+/*
+ * Fixed rules of run_auto_improvement (SPEC 4.5): improve live
+ * enhancements whose reduction is below AP_IMPROVE_BELOW and that were used
+ * at least AP_IMPROVE_MIN_USES times; create enhancements for codes logged
+ * at least AP_CREATE_MIN_OCCURRENCES times; both over AP_ANALYSIS_WINDOW.
+ */
+#define AP_IMPROVE_BELOW 0.5
+#define AP_IMPROVE_MIN_USES 10
+#define AP_CREATE_MIN_OCCURRENCES 5
+#define AP_ANALYSIS_WINDOW "30 days"
+
+/* Name the worker writes in decided_by, created_by and started_by. */
+#define AP_WORKER_ACTOR "adaptive_prompts worker"
+
+/* Background worker (worker.c). */
+extern void worker_register(void);
+extern void worker_shmem_request(void);
+extern void worker_shmem_startup(void);
+extern void worker_wake(void);
+extern bool worker_status_snapshot(int *pid, char *state, int state_len,
+								   char *last_error, int error_len,
+								   int64 *last_error_at);
+extern void ap_set_actor(const char *actor);
+extern void ap_use_extension_schema(Oid schema);
+
 /* Values of adaptive_prompts.decision_rule. */
 typedef enum DecisionRule
 {

@@ -33,6 +33,9 @@
 static Oid	current_schema_oid = InvalidOid;
 static char *current_schema_name = NULL;
 
+/* Who acts when no person calls: the background worker names itself. */
+static const char *current_actor = NULL;
+
 /*
  * Look up the schema of the installed extension in pg_extension.
  */
@@ -78,6 +81,28 @@ ap_enter_function(Oid fn_oid)
 
 		if (name == NULL)
 			elog(ERROR, "schema of function %u not found", fn_oid);
+		if (current_schema_name)
+			pfree(current_schema_name);
+		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
+		current_schema_oid = schema;
+	}
+}
+
+/*
+ * Use schema as the extension's schema from now on.  The background
+ * worker looks the extension up in each transaction (it may have been
+ * dropped, or created again in another schema) and tells the kept plans
+ * here; plans prepared for another schema are prepared again.
+ */
+void
+ap_use_extension_schema(Oid schema)
+{
+	if (schema != current_schema_oid)
+	{
+		char	   *name = get_namespace_name(schema);
+
+		if (name == NULL)
+			elog(ERROR, "schema %u not found", schema);
 		if (current_schema_name)
 			pfree(current_schema_name);
 		current_schema_name = MemoryContextStrdup(TopMemoryContext, name);
@@ -359,5 +384,18 @@ ap_hash_unit(uint64 salt, const char *key, int keylen)
 char *
 ap_calling_role(void)
 {
+	if (current_actor != NULL)
+		return pstrdup(current_actor);
 	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
+/*
+ * Name recorded as the actor from now on instead of the calling role; the
+ * background worker sets AP_WORKER_ACTOR, so that decided_by never names
+ * the bootstrap superuser it connects as.
+ */
+void
+ap_set_actor(const char *actor)
+{
+	current_actor = actor;
 }

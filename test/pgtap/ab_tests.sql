@@ -3,7 +3,9 @@
 -- a promotion and the rollback, with their history rows and reasons.
 BEGIN;
 SET LOCAL client_min_messages = warning;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT plan(71);
 
 SELECT register_proposer('ab-model', 0.5, 1);

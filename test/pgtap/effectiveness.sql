@@ -2,7 +2,9 @@
 -- derived times_used and frequent codes, and the common unaddressed errors.
 BEGIN;
 SET LOCAL client_min_messages = warning;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT plan(30);
 
 SELECT register_proposer('eff-model', 0.5, 1);

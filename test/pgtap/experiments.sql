@@ -8,7 +8,9 @@
 -- is copied at start is tested with ALTER SYSTEM in
 -- test/integration/experiment_rules.sh.
 BEGIN;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SET LOCAL client_min_messages = warning;
 SELECT plan(100);
 

@@ -2,7 +2,9 @@
 -- history rows, the calling role, read-only prompt building, input errors.
 BEGIN;
 SET LOCAL client_min_messages = warning;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT plan(79);
 
 SELECT register_proposer('gpt-test', 0.4, 1);

@@ -1,7 +1,9 @@
 -- record_work_order: sampling, windows and metrics, idempotency, bad input.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT plan(51);
 
 SELECT register_proposer('alpha', 0.3, 1);
@@ -46,7 +48,9 @@ SELECT is((SELECT bool_and(is_sampled_success) FROM proposer_failures WHERE outc
 -- Same id, same decision, on a fresh install.
 CREATE TEMP TABLE first_decisions AS SELECT kind, i, logged FROM sampled WHERE kind <> 'failure' AND i <= 3000;
 DROP EXTENSION adaptive_prompts;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
+RESET client_min_messages;
 SELECT register_proposer('alpha', 0.3, 1);
 SELECT register_proposer('beta', 0.6, 2);
 SELECT is((SELECT count(*) FROM first_decisions d
