@@ -296,7 +296,9 @@ class Demo:
                         "met": {"t": True, "f": False}.get(met)} for m, v, t, met, _ in rows],
             "png": os.path.abspath(self.args.png),
         }
-        path = os.path.join(os.path.dirname(os.path.abspath(self.args.png)), "demo_summary.json")
+        directory = os.path.dirname(os.path.abspath(self.args.png))
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "demo_summary.json")
         with open(path, "w") as f:
             json.dump(summary, f, indent=1)
 

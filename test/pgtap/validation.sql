@@ -2,6 +2,7 @@
 -- database and on a seeded history whose numbers are worked out below.
 BEGIN;
 SET LOCAL client_min_messages = warning;
+SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
 SELECT plan(36);
 
