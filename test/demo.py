@@ -89,8 +89,8 @@ class Demo:
         if self.loop:
             print("== The learning loop is on: run_auto_improvement() between rounds, the worker asks %s;"
                   % ("the real Anthropic API" if self.args.real_api else "the mock of the API on loopback"))
-            print("   a person approves the first %d automatic texts, then they go straight to testing."
-                  % self.approvals_required)
+            print("   a person approves the automatic texts until %d have been approved; later ones go"
+                  " straight to testing." % self.approvals_required)
         else:
             print("== NOTE: this build has no learning loop (run_auto_improvement and the worker are not"
                   " there yet):")
@@ -129,7 +129,7 @@ class Demo:
         psql("SELECT count(*) FROM run_auto_improvement('manual');")
         self.wait_for_worker()
         self.approve_as_a_person()
-        self.second_answer_for_ts2339()
+        self.update_the_mock()
 
     def wait_for_worker(self):
         deadline = time.monotonic() + self.args.worker_timeout
@@ -142,35 +142,41 @@ class Demo:
         print("   (the worker has not finished its jobs after %d s; going on)" % self.args.worker_timeout)
 
     def approve_as_a_person(self):
-        """Approve pending texts while fewer than approvals_required have been
-        approved, oldest first, as a reviewer would."""
+        """A reviewer reads the texts that wait for a person (the worker
+        writes them while fewer than approvals_required automatic texts
+        have been approved) and approves them, oldest first."""
         rows = psql("SELECT id, error_code, enhancement_text FROM enhancement_versions"
                     " WHERE status = 'pending_approval' ORDER BY id;")
         for version_id, code, text in rows:
-            approved = int(value("SELECT count(*) FROM enhancement_versions"
-                                 " WHERE source = 'auto' AND approved_at IS NOT NULL"))
-            if approved >= self.approvals_required:
-                break
             status = value("SELECT approve_enhancement(%s)" % version_id)
             print("   approved %s text %s (%s): %s" % (code, version_id, status, shorten(text, 70)))
 
-    def second_answer_for_ts2339(self):
-        """The mock plays the model: its first text for TS2339 is vague;
-        once a test rejected it, its next answer is a precise one."""
-        if self.switched_ts2339 or not self.scenarios or self.args.real_api:
-            return
-        if value("SELECT count(*) FROM enhancement_versions WHERE error_code = 'TS2339'"
-                 " AND status = 'rejected'") == "0":
+    def update_the_mock(self):
+        """The mock plays the model.  Its first text for TS2339 is vague;
+        once a test rejected it, its next answer is a precise one.  Asked
+        to improve a text of its own that is live, it answers KEEP_AS_IS
+        (the texts are as good as it can write)."""
+        if not self.scenarios or self.args.real_api:
             return
         with open(self.scenarios) as f:
             scenarios = json.load(f)
-        scenarios["TS2339"] = {"scenario": "text", "text": PRECISE_TS2339}
-        tmp = self.scenarios + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(scenarios, f)
-        os.rename(tmp, self.scenarios)
-        self.switched_ts2339 = True
-        print("   (TS2339's first text was rejected by its test; the mock's next answer is a precise one)")
+        changed = False
+        if not self.switched_ts2339 and value(
+                "SELECT count(*) FROM enhancement_versions WHERE error_code = 'TS2339'"
+                " AND status = 'rejected'") != "0":
+            scenarios["TS2339"] = {"scenario": "text", "text": PRECISE_TS2339}
+            self.switched_ts2339 = changed = True
+            print("   (TS2339's first text was rejected by its test; the mock's next answer is a precise one)")
+        for (code,) in psql("SELECT error_code FROM prompt_enhancements WHERE active AND source = 'auto'"
+                            " ORDER BY error_code;"):
+            if scenarios.get(code) != "keep":
+                scenarios[code] = "keep"
+                changed = True
+        if changed:
+            tmp = self.scenarios + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(scenarios, f)
+            os.rename(tmp, self.scenarios)
 
     # ---- what happened ----------------------------------------------------
     def collect(self, number, first, last):
