@@ -29,6 +29,7 @@ AP_PACKAGES=(
 	npm
 	python3
 	openssl
+	gnuplot-nox
 )
 
 ap_log() { printf '\n=== %s\n' "$*" >&2; }
@@ -158,6 +159,12 @@ ap_setup() {
 		echo "extension into PostgreSQL $AP_PG_MAJOR and runs a throwaway cluster as the" >&2
 		echo "unprivileged user '$AP_CLUSTER_USER'." >&2
 		exit 1
+	fi
+	# Called from inside a test/run step (AP_NESTED=1, as the demo's test
+	# does), the lock is held and the extension installed already.
+	if [[ ${AP_NESTED:-} == 1 ]]; then
+		ap_start_cluster
+		return
 	fi
 	# One test run at a time installs into and uses this machine's
 	# PostgreSQL: the lock is held until the calling script exits.
