@@ -127,9 +127,10 @@ main(void)
 
 	/*
 	 * Group-sequential boundaries, K = 4 equally spaced looks, one-sided
-	 * alpha 0.025: textbook constants (Jennison and Turnbull, Group
-	 * Sequential Methods, tables 2.1 and 2.3; Lan-DeMets values as in
-	 * ldbounds/gsDesign).
+	 * alpha 0.025: textbook constants (Pocock's and O'Brien and Fleming's
+	 * tests in Jennison and Turnbull, Group Sequential Methods, ch. 2;
+	 * Lan-DeMets O'Brien-Fleming-type values as tabulated by the ldbounds
+	 * and gsDesign packages).
 	 */
 	{
 		double		t[4] = {0.25, 0.5, 0.75, 1.0};
