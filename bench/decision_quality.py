@@ -493,9 +493,9 @@ def ab_report(outcomes_path):
         print(f'| {rule} | {incumbent_rate:.1f} → {candidate_rate:.1f} '
               f'| {100 * measured:.1f}% ± {100 * error:.1f} | {100 * exact_promote:.1f}% '
               f'| {per_arm:.1f} | {exact_per_arm:.1f} |')
-    for shape in ('obrien_fleming', 'pocock'):
+    for shape, name in (('obrien_fleming', "O'Brien-Fleming"), ('pocock', 'Pocock')):
         b = boundaries(shape, AB_ALPHA, [0.25, 0.5, 0.75, 1.0])
-        print(f'\nLan-DeMets {shape.replace("_", "-")}-type boundaries on z at alpha 0.05 '
+        print(f'\nLan-DeMets {name}-type boundaries on z at alpha 0.05, looks at 1/4..4/4 '
               f'(computed here): ' + ', '.join(f'{x:.3f}' for x in b))
 
 
