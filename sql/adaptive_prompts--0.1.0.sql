@@ -210,6 +210,13 @@ CREATE TABLE @extschema@.ab_tests (
     salt                    bigint NOT NULL,
     sample_size             integer NOT NULL CHECK (sample_size > 0),
     alpha                   float8 NOT NULL,
+    -- Rules copied from adaptive_prompts.ab_decision_rule and
+    -- adaptive_prompts.watch_rule when the test starts (SPEC 4.2).
+    decision_rule           text NOT NULL DEFAULT 'lan_demets_obf'
+                            CHECK (decision_rule IN ('fixed_alpha', 'lan_demets_obf',
+                                                     'lan_demets_pocock')),
+    watch_rule              text NOT NULL DEFAULT 'lan_demets_pocock'
+                            CHECK (watch_rule IN ('fixed_alpha', 'lan_demets_pocock')),
     status                  text NOT NULL DEFAULT 'running'
                             CHECK (status IN ('running', 'promoted', 'rejected',
                                               'watching', 'rolled_back', 'aborted')),
@@ -239,6 +246,10 @@ CREATE UNIQUE INDEX ab_tests_one_open
     ON @extschema@.ab_tests (kind, subject) WHERE status IN ('running', 'watching');
 COMMENT ON TABLE @extschema@.ab_tests IS
     'A/B tests of a candidate prompt version or enhancement version against the incumbent. Arms are assigned by hash(salt, work_order_id); nothing is stored per work order. running -> promoted/rejected/aborted; promoted tests are watched (watching) and end promoted or rolled_back. decision_reason accumulates every decision with both arms'' numbers, Wilson intervals and the p-value.';
+COMMENT ON COLUMN @extschema@.ab_tests.decision_rule IS
+    'Rule copied from adaptive_prompts.ab_decision_rule when the test started: lan_demets_obf or lan_demets_pocock (group-sequential: Lan-DeMets alpha spending over the four checkpoints, overall false-promotion rate at most alpha) or fixed_alpha (p < alpha at every checkpoint, about 11% false promotions at alpha 0.05).';
+COMMENT ON COLUMN @extschema@.ab_tests.watch_rule IS
+    'Rule of the watch after a promotion, copied from adaptive_prompts.watch_rule when the test started: lan_demets_pocock (looks after 1/4, 2/4, 3/4 and all of the watch, Pocock-shaped spending of alpha) or fixed_alpha (one test at the end).';
 
 -- ---------------------------------------------------------------------------
 -- Threshold experiments
@@ -259,6 +270,16 @@ CREATE TABLE @extschema@.threshold_experiments (
     sprt_delta           float8,
     sprt_alpha           float8,
     sprt_beta            float8,
+    -- Rule of the watch after a promotion and its parameters, copied when the
+    -- experiment starts: sprt (roll back on evidence that the rate is below
+    -- the bar: SPRT of watch_p_good against watch_p_bad, final count
+    -- calibrated exactly) or below_bar (rate < confidence at the end).
+    watch_rule           text NOT NULL DEFAULT 'sprt'
+                         CHECK (watch_rule IN ('below_bar', 'sprt')),
+    watch_p_good         float8,
+    watch_p_bad          float8,
+    watch_alpha          float8,
+    watch_beta           float8,
     status               text NOT NULL DEFAULT 'running'
                          CHECK (status IN ('running', 'promoted', 'rejected',
                                            'aborted', 'rolled_back', 'manual')),
@@ -280,7 +301,11 @@ CREATE TABLE @extschema@.threshold_experiments (
     CHECK (NOT watching OR status = 'promoted'),
     CHECK (decision_rule <> 'sprt' OR
            (sprt_delta > 0 AND sprt_alpha > 0 AND sprt_alpha < 1
-            AND sprt_beta > 0 AND sprt_beta < 1))
+            AND sprt_beta > 0 AND sprt_beta < 1)),
+    CHECK (watch_rule <> 'sprt' OR status = 'manual' OR
+           (watch_p_bad > 0 AND watch_p_bad < watch_p_good AND watch_p_good < 1
+            AND watch_alpha > 0 AND watch_alpha < 1
+            AND watch_beta > 0 AND watch_beta < 1))
 );
 CREATE UNIQUE INDEX threshold_experiments_one_open
     ON @extschema@.threshold_experiments (proposer_name)
@@ -292,7 +317,9 @@ COMMENT ON TABLE @extschema@.threshold_experiments IS
 COMMENT ON COLUMN @extschema@.threshold_experiments.decision_rule IS
     'Rule copied from adaptive_prompts.decision_rule when the experiment started (threshold, wilson, sprt; manual for set_threshold rows). A later reload does not change a running decision.';
 COMMENT ON COLUMN @extschema@.threshold_experiments.watching IS
-    'True after a promotion while the band is watched for test_sample_size more work orders; the watch ends with watching = false, or with status rolled_back when their success rate is below confidence_threshold.';
+    'True after a promotion while the band is watched for test_sample_size more work orders; the watch ends with watching = false, or with status rolled_back when they show (by watch_rule) that the success rate is below confidence_threshold.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.watch_rule IS
+    'Rule of the watch after a promotion, copied from adaptive_prompts.watch_rule when the experiment started: sprt (Wald''s test of watch_p_good = confidence + 0.05 against watch_p_bad = confidence - 0.15 after every watched work order, and at the end a final count calibrated so that the false-rollback rate at watch_p_good is at most watch_alpha) or below_bar (roll back when the watched rate is below the confidence at the end).';
 COMMENT ON COLUMN @extschema@.threshold_experiments.watch_reason IS
     'How the watch after a promotion ended: kept, rolled back or aborted, with the numbers.';
 

@@ -22,6 +22,47 @@
 /* A test is extended at most to this many times its sample size per arm. */
 #define AB_MAX_CHECKPOINT 4
 
+/* The watch after a promotion is looked at this many times (sequential rule). */
+#define AB_WATCH_LOOKS 4
+
+/*
+ * Rules that decide a test, copied onto ab_tests.decision_rule when it
+ * starts:
+ *	 fixed_alpha		p < alpha at every checkpoint (before 0.1.0's group-
+ *						sequential rule; looking up to four times at alpha
+ *						promotes an equal candidate about 11% of the time)
+ *	 lan_demets_obf		group-sequential: Lan-DeMets alpha spending with
+ *						the O'Brien-Fleming shape over the four checkpoints,
+ *						information fractions 1/4, 2/4, 3/4, 1 (default)
+ *	 lan_demets_pocock	the same with the Pocock shape
+ */
+typedef enum AbRule
+{
+	AB_RULE_FIXED_ALPHA,
+	AB_RULE_LAN_DEMETS_OBF,
+	AB_RULE_LAN_DEMETS_POCOCK
+} AbRule;
+
+/*
+ * Rules of the watch after a promotion, copied onto ab_tests.watch_rule:
+ *	 fixed_alpha		one test at the end of the watch, p < alpha
+ *	 lan_demets_pocock	looks after 1/4, 2/4, 3/4 and all of the watch's
+ *						work orders with Lan-DeMets Pocock-shaped spending
+ *						of alpha, so a clearly worse version is rolled back
+ *						early (default)
+ */
+typedef enum AbWatchRule
+{
+	AB_WATCH_RULE_FIXED_ALPHA,
+	AB_WATCH_RULE_LAN_DEMETS_POCOCK
+} AbWatchRule;
+
+/* Name of a rule as stored on ab_tests rows, and back; -1 when unknown. */
+extern const char *ab_rule_name(AbRule rule);
+extern int	ab_rule_from_name(const char *name, AbRule *rule);
+extern const char *ab_watch_rule_name(AbWatchRule rule);
+extern int	ab_watch_rule_from_name(const char *name, AbWatchRule *rule);
+
 /* What one arm (or the watch after a promotion) has seen. */
 typedef struct AbArm
 {
@@ -34,6 +75,7 @@ typedef enum AbVerdict
 	AB_CONTINUE,				/* better but not significant yet: extend */
 	AB_PROMOTE,					/* significantly better */
 	AB_REJECT,					/* not better, or not significant at the end */
+	AB_WATCH_CONTINUE,			/* after promotion: not a look, or not yet */
 	AB_WATCH_PASSED,			/* after promotion: not significantly worse */
 	AB_WATCH_ROLL_BACK			/* after promotion: significantly worse */
 } AbVerdict;
@@ -41,7 +83,14 @@ typedef enum AbVerdict
 typedef struct AbDecision
 {
 	AbVerdict	verdict;
+	int			sequential;		/* a group-sequential rule decided */
+	StatsSpendingShape shape;	/* its spending shape */
+	int			look;			/* 1-based look (checkpoint, or watch look) */
+	int			looks;			/* looks planned */
+	double		z;				/* one-sided z statistic */
 	double		p_value;
+	double		boundary_z;		/* the look's boundary on z */
+	double		boundary_p;		/* its nominal one-sided p (alpha for fixed) */
 	double		first_rate;		/* candidate (or watched version) */
 	double		second_rate;	/* incumbent's arm in the test */
 	StatsInterval first_interval;
@@ -51,25 +100,43 @@ typedef struct AbDecision
 /*
  * Decide a test at a checkpoint (both arms have at least checkpoint x
  * sample size work orders): reject when the candidate's point estimate is
- * not better; promote when the one-sided two-proportion test gives
- * p < alpha; otherwise continue, or reject at AB_MAX_CHECKPOINT.
+ * not better; promote when the one-sided two-proportion test crosses the
+ * checkpoint's boundary under the rule; otherwise continue, or reject at
+ * AB_MAX_CHECKPOINT.
  */
 extern AbDecision ab_decide(AbArm candidate, AbArm incumbent,
-							int lower_is_better, double alpha, int checkpoint);
+							int lower_is_better, AbRule rule, double alpha,
+							int checkpoint);
 
 /*
- * Decide the end of the watch after a promotion: roll back when the
- * promoted version did significantly worse (p < alpha, one-sided) than
- * the incumbent's arm did in the test.
+ * The watch's look after this many watched work orders: 1..looks when it
+ * is one (a look is after ceil(j x sample_size / AB_WATCH_LOOKS) work
+ * orders; for fixed_alpha only the end is), else 0.  *looks gets the
+ * number of distinct looks.
+ */
+extern int	ab_watch_look(AbWatchRule rule, int64_t watched, int64_t sample_size,
+						  int *looks);
+
+/*
+ * Decide the watch after a promotion when watched.work_orders reaches a
+ * look: roll back when the promoted version did significantly worse
+ * (one-sided) than the incumbent's arm did in the test, against the
+ * look's boundary; passed at the last look otherwise; AB_WATCH_CONTINUE
+ * between looks.  The incumbent's numbers are fixed during the watch, so
+ * successive z statistics are more correlated than the independent
+ * increments the boundaries assume: the false-rollback rate is at most
+ * alpha (conservative).
  */
 extern AbDecision ab_decide_watch(AbArm watched, AbArm incumbent,
-								  int lower_is_better, double alpha);
+								  int lower_is_better, AbWatchRule rule,
+								  double alpha, int64_t sample_size);
 
 /*
- * The sentence recorded in ab_tests.decision_reason: the verdict, both
- * arms' counts, rates and Wilson 95% intervals, what is measured and the
- * p-value against alpha.  measure is e.g. "success rate" or "share of work
- * orders with TS2345".  Returns what snprintf returns.
+ * The sentence recorded in ab_tests.decision_reason: the verdict, the
+ * look and its boundary, both arms' counts, rates and Wilson 95%
+ * intervals, what is measured and the p-value.  measure is e.g. "success
+ * rate" or "share of work orders with TS2345".  Returns what snprintf
+ * returns.
  */
 extern int	ab_format_reason(char *buffer, size_t size,
 							 const AbDecision *decision,

@@ -18,10 +18,13 @@
  * Counting is a conditional UPDATE of the test's row (WHERE status =
  * 'running'), which serializes the callers of one test; the call whose
  * update brings both arms to checkpoint x sample_size takes the decision
- * in the same transaction, so it is taken exactly once.  A promotion makes
- * the candidate live and starts the watch: the next sample_size work
- * orders that use it are counted, and if it did significantly worse than
- * the incumbent's arm did in the test, the incumbent is restored.
+ * in the same transaction, so it is taken exactly once.  The rule that
+ * decides (decision_rule, normally the group-sequential lan_demets_obf) and
+ * the watch's rule are copied onto the row when the test starts.  A
+ * promotion makes the candidate live and starts the watch: the next
+ * sample_size work orders that use it are counted, and if at one of the
+ * watch's looks it did significantly worse than the incumbent's arm did in
+ * the test, the incumbent is restored.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,7 +49,8 @@ PG_FUNCTION_INFO_V1(ap_abort_ab_test);
 	" candidate_improvement_sum," \
 	" incumbent_work_orders, incumbent_successes, incumbent_occurrences," \
 	" incumbent_improvement_sum," \
-	" watch_work_orders, watch_successes, watch_occurrences"
+	" watch_work_orders, watch_successes, watch_occurrences," \
+	" decision_rule, watch_rule"
 
 typedef struct AbTestRow
 {
@@ -72,6 +76,8 @@ typedef struct AbTestRow
 	int64		watch_work_orders;
 	int64		watch_successes;
 	int64		watch_occurrences;
+	AbRule		rule;			/* decision_rule */
+	AbWatchRule watch_rule;
 } AbTestRow;
 
 /* Where a work order counts in one test. */
@@ -132,6 +138,13 @@ static ApPlan decide_plan = AP_PLAN(
 	" WHERE id = $1 AND status = 'running'",
 	INT8OID, TEXTOID, FLOAT8OID, TEXTOID);
 
+/* A look of the watch that did not end it. */
+static ApPlan watch_look_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET watch_p_value = $2,"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3)"
+	" WHERE id = $1 AND status = 'watching'",
+	INT8OID, FLOAT8OID, TEXTOID);
+
 static ApPlan end_watch_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET status = $2, watch_p_value = $3,"
 	" watch_ended_at = pg_catalog.now(),"
@@ -142,10 +155,10 @@ static ApPlan end_watch_plan = AP_PLAN(
 static ApPlan start_plan = AP_PLAN(
 	"INSERT INTO @extschema@.ab_tests"
 	" (kind, subject, candidate, incumbent, candidate_version_id, salt,"
-	"  sample_size, alpha, started_by)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+	"  sample_size, alpha, started_by, decision_rule, watch_rule)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT4OID,
-	FLOAT8OID, TEXTOID);
+	FLOAT8OID, TEXTOID, TEXTOID, TEXTOID);
 
 static ApPlan open_test_lock_plan = AP_PLAN(
 	"SELECT id, status = 'watching', candidate_version_id FROM @extschema@.ab_tests"
@@ -219,6 +232,12 @@ ab_row_read(int row_number, AbTestRow *row)
 	row->watch_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 20, &isnull));
 	row->watch_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 21, &isnull));
 	row->watch_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 22, &isnull));
+	if (ab_rule_from_name(SPI_getvalue(tuple, desc, 23), &row->rule) != 0 ||
+		ab_watch_rule_from_name(SPI_getvalue(tuple, desc, 24), &row->watch_rule) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("A/B test %lld has an unknown decision or watch rule",
+						(long long) row->id)));
 }
 
 /*
@@ -312,8 +331,8 @@ ab_start_test(const char *kind, text *subject, const char *candidate,
 			  const char *incumbent, int64 candidate_version_id,
 			  int32 sample_size, const int64 *fixed_salt)
 {
-	Datum		values[9];
-	char		nulls[9];
+	Datum		values[11];
+	char		nulls[11];
 	int64		salt;
 	bool		isnull;
 
@@ -339,6 +358,11 @@ ab_start_test(const char *kind, text *subject, const char *candidate,
 	values[6] = Int32GetDatum(sample_size);
 	values[7] = Float8GetDatum(ap_ab_alpha);
 	values[8] = CStringGetTextDatum(ap_calling_role());
+	/* The rules in force now decide this test for its life. */
+	values[9] = CStringGetTextDatum(ab_rule_name((AbRule) ap_ab_decision_rule));
+	values[10] = CStringGetTextDatum(ab_watch_rule_name(ap_watch_rule == WATCH_RULE_SEQUENTIAL ?
+														AB_WATCH_RULE_LAN_DEMETS_POCOCK :
+														AB_WATCH_RULE_FIXED_ALPHA));
 	ap_execute(&start_plan, values, nulls, false, 0);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
@@ -457,8 +481,8 @@ ab_decide_test(const AbTestRow *row)
 	Datum		values[4];
 
 	ab_arms(row, &candidate, &incumbent, &watch);
-	decision = ab_decide(candidate, incumbent, !row->is_prompt, row->alpha,
-						 row->checkpoint);
+	decision = ab_decide(candidate, incumbent, !row->is_prompt, row->rule,
+						 row->alpha, row->checkpoint);
 	ab_format_reason(sentence, sizeof(sentence), &decision, candidate, incumbent,
 					 ab_measure(row), !row->is_prompt, row->alpha,
 					 row->checkpoint, row->sample_size);
@@ -506,11 +530,13 @@ ab_decide_test(const AbTestRow *row)
 }
 
 /*
- * End the watch after a promotion: restore the incumbent when the promoted
- * version did significantly worse than the incumbent's arm in the test.
+ * A look of the watch after a promotion (its end, or an intermediate look
+ * of the sequential rule): restore the incumbent when the promoted version
+ * did significantly worse than the incumbent's arm in the test, end the
+ * watch at its last look, else record the look.
  */
 static void
-ab_decide_watch_end(const AbTestRow *row)
+ab_decide_watch_look(const AbTestRow *row)
 {
 	AbArm		candidate;
 	AbArm		incumbent;
@@ -523,12 +549,21 @@ ab_decide_watch_end(const AbTestRow *row)
 	Datum		values[4];
 
 	ab_arms(row, &candidate, &incumbent, &watch);
-	decision = ab_decide_watch(watch, incumbent, !row->is_prompt, row->alpha);
+	decision = ab_decide_watch(watch, incumbent, !row->is_prompt, row->watch_rule,
+							   row->alpha, row->sample_size);
 	ab_format_reason(sentence, sizeof(sentence), &decision, watch, incumbent,
 					 ab_measure(row), !row->is_prompt, row->alpha,
 					 row->checkpoint, row->sample_size);
 
 	values[0] = Int64GetDatum(row->id);
+	if (decision.verdict == AB_WATCH_CONTINUE)
+	{
+		values[1] = Float8GetDatum(decision.p_value);
+		values[2] = CStringGetTextDatum(psprintf("A/B test %lld: %s",
+												 (long long) row->id, sentence));
+		ap_execute(&watch_look_plan, values, NULL, false, 0);
+		return;
+	}
 	if (decision.verdict == AB_WATCH_ROLL_BACK || !row->is_prompt)
 		subject_lock(kind, subject);
 	if (decision.verdict == AB_WATCH_ROLL_BACK)
@@ -708,8 +743,11 @@ ab_count_work_order(const WorkOrderFacts *facts)
 		ab_row_read(0, &row);
 		if (arm == ARM_WATCH)
 		{
-			if (row.watch_work_orders >= row.sample_size)
-				ab_decide_watch_end(&row);
+			int			looks;
+
+			if (ab_watch_look(row.watch_rule, row.watch_work_orders,
+							  row.sample_size, &looks) > 0)
+				ab_decide_watch_look(&row);
 		}
 		else if (Min(row.candidate_work_orders, row.incumbent_work_orders) >=
 				 (int64) row.checkpoint * row.sample_size)

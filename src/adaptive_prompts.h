@@ -109,6 +109,31 @@ typedef enum DecisionRule
 
 extern const char *decision_rule_name(int rule);
 
+/* adaptive_prompts.ab_decision_rule takes AbRule values (ab_decision.h). */
+extern int	ap_ab_decision_rule;
+
+/* Values of adaptive_prompts.watch_rule. */
+typedef enum WatchRule
+{
+	WATCH_RULE_SEQUENTIAL,		/* threshold: sprt; A/B: lan_demets_pocock */
+	WATCH_RULE_END_OF_WATCH		/* threshold: below_bar; A/B: fixed_alpha */
+} WatchRule;
+
+extern int	ap_watch_rule;
+
+/*
+ * The sequential watch of a threshold promotion (SPEC 4.3): Wald's test of
+ * the bar + WATCH_MARGIN_ABOVE (keep) against the bar - WATCH_MARGIN_BELOW
+ * (roll back), with these error rates; rates are clipped into
+ * [WATCH_RATE_MIN, WATCH_RATE_MAX].
+ */
+#define WATCH_MARGIN_ABOVE 0.05
+#define WATCH_MARGIN_BELOW 0.15
+#define WATCH_ALPHA 0.05
+#define WATCH_BETA 0.2
+#define WATCH_RATE_MIN 0.001
+#define WATCH_RATE_MAX 0.999
+
 /* Number of complexity bands and the length of a band label. */
 #define AP_BAND_COUNT 10
 #define AP_BAND_LABEL_LEN 8		/* "0.3-0.4" */

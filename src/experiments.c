@@ -20,11 +20,18 @@
  * verdict takes the decision in the same transaction: exactly once, since
  * after it the row no longer matches.  A promotion updates the proposer's
  * threshold at once and starts a watch of test_sample_size more work orders
- * in the band; a watch whose success rate falls below the confidence
- * restores the old threshold (status rolled_back).
+ * in the band; a watch that shows evidence of a success rate below the
+ * confidence restores the old threshold (status rolled_back).  The default
+ * watch rule, sprt, is Wald's test of confidence + 0.05 against
+ * confidence - 0.15 after every watched work order (a clearly worse band
+ * is rolled back early), with a final count at the end calibrated exactly
+ * so that the false-rollback rate at confidence + 0.05 is at most 5%;
+ * below_bar (before 0.1.0) rolls back when the rate is below the
+ * confidence at the end.
  *
- * The rule (threshold, wilson or sprt) and its parameters are copied onto
- * the row when the experiment starts; decisions read them from the row.
+ * The rules (decision: threshold, wilson or sprt; watch: sprt or
+ * below_bar) and their parameters are copied onto the row when the
+ * experiment starts; decisions read them from the row.
  *
  * Lock order, the same in every function: (record_work_order's ledger and
  * metrics rows,) the experiment row, then the proposer row.
@@ -66,7 +73,8 @@ PG_FUNCTION_INFO_V1(ap_route_work_order);
 	"id, proposer_name, old_threshold, new_threshold, test_sample_size," \
 	" confidence_threshold, decision_rule, sprt_delta, sprt_alpha, sprt_beta," \
 	" status, watching, current_sample_count, current_successes," \
-	" watch_sample_count, watch_successes"
+	" watch_sample_count, watch_successes," \
+	" watch_rule, watch_p_good, watch_p_bad, watch_alpha, watch_beta"
 
 enum
 {
@@ -85,7 +93,12 @@ enum
 	COL_SAMPLE_COUNT,
 	COL_SUCCESSES,
 	COL_WATCH_COUNT,
-	COL_WATCH_SUCCESSES
+	COL_WATCH_SUCCESSES,
+	COL_WATCH_RULE,
+	COL_WATCH_P_GOOD,
+	COL_WATCH_P_BAD,
+	COL_WATCH_ALPHA,
+	COL_WATCH_BETA
 };
 
 /* One experiment row, copied out of SPI. */
@@ -107,6 +120,11 @@ typedef struct Experiment
 	int32		successes;
 	int32		watch_count;
 	int32		watch_successes;
+	char		watch_rule[16];
+	double		watch_p_good;	/* sprt watch only; else 0 */
+	double		watch_p_bad;
+	double		watch_alpha;
+	double		watch_beta;
 } Experiment;
 
 /*
@@ -155,12 +173,13 @@ static ApPlan insert_plan = AP_PLAN(
 	"INSERT INTO @extschema@.threshold_experiments"
 	" (proposer_name, old_threshold, new_threshold, test_sample_size,"
 	"  confidence_threshold, decision_rule, sprt_delta, sprt_alpha, sprt_beta,"
-	"  started_by)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	"  started_by, watch_rule, watch_p_good, watch_p_bad, watch_alpha, watch_beta)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 	" ON CONFLICT (proposer_name) WHERE status = 'running' OR watching DO NOTHING"
 	" RETURNING id",
 	TEXTOID, FLOAT8OID, FLOAT8OID, INT4OID, FLOAT8OID, TEXTOID, FLOAT8OID,
-	FLOAT8OID, FLOAT8OID, TEXTOID);
+	FLOAT8OID, FLOAT8OID, TEXTOID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	FLOAT8OID);
 
 static ApPlan decide_plan = AP_PLAN(
 	"UPDATE @extschema@.threshold_experiments"
@@ -249,6 +268,20 @@ experiment_from_tuple(uint64 row, Experiment *e)
 	e->successes = DatumGetInt32(SPI_getbinval(tuple, desc, COL_SUCCESSES, &isnull));
 	e->watch_count = DatumGetInt32(SPI_getbinval(tuple, desc, COL_WATCH_COUNT, &isnull));
 	e->watch_successes = DatumGetInt32(SPI_getbinval(tuple, desc, COL_WATCH_SUCCESSES, &isnull));
+	text_to_cstring_buffer(DatumGetTextPP(SPI_getbinval(tuple, desc, COL_WATCH_RULE, &isnull)),
+						   e->watch_rule, sizeof(e->watch_rule));
+	e->watch_p_good = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_WATCH_P_GOOD, &isnull));
+	if (isnull)
+		e->watch_p_good = 0.0;
+	e->watch_p_bad = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_WATCH_P_BAD, &isnull));
+	if (isnull)
+		e->watch_p_bad = 0.0;
+	e->watch_alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_WATCH_ALPHA, &isnull));
+	if (isnull)
+		e->watch_alpha = 0.0;
+	e->watch_beta = DatumGetFloat8(SPI_getbinval(tuple, desc, COL_WATCH_BETA, &isnull));
+	if (isnull)
+		e->watch_beta = 0.0;
 }
 
 /*
@@ -418,20 +451,92 @@ experiment_restore_threshold(const Experiment *e, StringInfo buf)
 }
 
 /*
- * End the watch after a promotion: keep the new threshold when the watched
- * work orders succeeded at the confidence rate, else restore the old one.
+ * The sequential watch of an experiment, from the parameters copied onto
+ * its row.  Calibrating it is dynamic programming over the watch (O(n^2)
+ * for n work orders), so the last one is remembered for the backend.
+ */
+static const StatsWatch *
+experiment_watch(const Experiment *e)
+{
+	static StatsWatch cached;
+	static bool cached_valid = false;
+
+	if (cached_valid && cached.p_good == e->watch_p_good &&
+		cached.p_bad == e->watch_p_bad && cached.alpha == e->watch_alpha &&
+		cached.beta == e->watch_beta && cached.sample_size == e->sample_size)
+		return &cached;
+	cached_valid = false;
+	if (stats_watch_init(&cached, e->watch_p_good, e->watch_p_bad,
+						 e->watch_alpha, e->watch_beta, e->sample_size) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("threshold experiment of proposer \"%s\" has invalid watch parameters",
+						e->proposer),
+				 errdetail("Watch rule %s, rates %g and %g, alpha %g, beta %g, sample size %d.",
+						   e->watch_rule, e->watch_p_good, e->watch_p_bad,
+						   e->watch_alpha, e->watch_beta, e->sample_size)));
+	cached_valid = true;
+	return &cached;
+}
+
+/*
+ * Apply the watch rule after a watched work order: keep the new threshold
+ * or restore the old one when the watch reaches a verdict, else nothing.
+ *
+ *	 below_bar: at the end, keep when the rate is at least the confidence.
+ *	 sprt: roll back as soon as the SPRT's boundary is reached; at the end,
+ *		roll back when the successes are at most the calibrated final count.
  */
 static void
-experiment_end_watch(Experiment *e)
+experiment_watch_step(Experiment *e)
 {
 	StringInfoData buf;
-	bool		kept = ((double) e->watch_successes / (double) e->watch_count >= e->confidence);
+	bool		kept;
+	bool		early = false;
+	const StatsWatch *watch = NULL;
 	Datum		values[3];
 
+	if (strcmp(e->watch_rule, "sprt") == 0)
+	{
+		StatsWatchVerdict verdict;
+
+		watch = experiment_watch(e);
+		verdict = stats_watch_decide(watch, e->watch_successes, e->watch_count);
+		if (verdict == STATS_WATCH_CONTINUE)
+			return;
+		kept = (verdict == STATS_WATCH_KEEP);
+		early = (verdict == STATS_WATCH_ROLL_BACK_EARLY);
+	}
+	else
+	{
+		if (e->watch_count < e->sample_size)
+			return;
+		kept = ((double) e->watch_successes / (double) e->watch_count >= e->confidence);
+	}
+
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s after watch: ", kept ? "kept" : "rolled back");
+	appendStringInfo(&buf, "%s after watch: ",
+					 kept ? "kept" : early ? "rolled back early" : "rolled back");
 	append_numbers(&buf, e->watch_successes, e->watch_count);
-	appendStringInfo(&buf, "; rate %s confidence %g", kept ? ">=" : "<", e->confidence);
+	if (watch == NULL)
+		appendStringInfo(&buf, "; rate %s confidence %g", kept ? ">=" : "<", e->confidence);
+	else
+	{
+		if (early)
+			appendStringInfo(&buf,
+							 "; watch rule sprt: log-likelihood ratio %.3f >= boundary %.3f after %d of %d work orders",
+							 stats_watch_llr(watch, e->watch_successes, e->watch_count),
+							 watch->log_upper, e->watch_count, e->sample_size);
+		else
+			appendStringInfo(&buf,
+							 "; watch rule sprt: %d successes %s %lld, the largest count that rolls back at the end; no early boundary crossed",
+							 e->watch_successes, kept ? ">" : "<=",
+							 (long long) watch->final_max_successes);
+		appendStringInfo(&buf,
+						 " (rate %g against %g, alpha %g, beta %g; false-rollback rate %.3f at %g)",
+						 watch->p_bad, watch->p_good, watch->alpha, watch->beta,
+						 watch->error_at_good, watch->p_good);
+	}
 	if (!kept)
 		experiment_restore_threshold(e, &buf);
 
@@ -446,8 +551,8 @@ experiment_end_watch(Experiment *e)
 
 /*
  * Apply the rule to a locked experiment's counts: decide a running
- * experiment when the rule reaches a verdict, end a watch that has all its
- * work orders.
+ * experiment when the rule reaches a verdict, end a watch when its rule
+ * does.
  */
 static void
 experiment_settle(Experiment *e)
@@ -463,8 +568,8 @@ experiment_settle(Experiment *e)
 		if (verdict != STATS_VERDICT_CONTINUE)
 			experiment_decide(e, &rule, verdict, why);
 	}
-	else if (e->watching && e->watch_count >= e->sample_size)
-		experiment_end_watch(e);
+	else if (e->watching && e->watch_count > 0)
+		experiment_watch_step(e);
 }
 
 /*
@@ -605,8 +710,9 @@ experiment_start(text *proposer, const double *expected_current,
 	StatsRuleKind kind;
 	StatsRule	rule;
 	const char *rule_name = decision_rule_name(ap_decision_rule);
-	Datum		values[10];
-	char		nulls[10];
+	Datum		values[15];
+	char		nulls[15];
+	bool		sequential_watch = (ap_watch_rule == WATCH_RULE_SEQUENTIAL);
 	bool		isnull;
 	double		current;
 	double		locked_current;
@@ -678,6 +784,14 @@ experiment_start(text *proposer, const double *expected_current,
 	if (kind != STATS_RULE_SPRT)
 		nulls[6] = nulls[7] = nulls[8] = 'n';
 	values[9] = CStringGetTextDatum(ap_calling_role());
+	/* The watch's rule and parameters, also fixed for the experiment's life. */
+	values[10] = CStringGetTextDatum(sequential_watch ? "sprt" : "below_bar");
+	values[11] = Float8GetDatum(Min(confidence + WATCH_MARGIN_ABOVE, WATCH_RATE_MAX));
+	values[12] = Float8GetDatum(Max(confidence - WATCH_MARGIN_BELOW, WATCH_RATE_MIN));
+	values[13] = Float8GetDatum(WATCH_ALPHA);
+	values[14] = Float8GetDatum(WATCH_BETA);
+	if (!sequential_watch)
+		nulls[11] = nulls[12] = nulls[13] = nulls[14] = 'n';
 	ap_execute(&insert_plan, values, nulls, false, 0);
 	if (SPI_processed != 1)
 	{

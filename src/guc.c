@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "ab_decision.h"
 #include "adaptive_prompts.h"
 
 PG_MODULE_MAGIC;
@@ -54,6 +55,23 @@ static const struct config_enum_entry decision_rule_options[] = {
 	{"sprt", DECISION_RULE_SPRT, false},
 	{NULL, 0, false}
 };
+
+/* Same order as AbRule in ab_decision.h. */
+static const struct config_enum_entry ab_decision_rule_options[] = {
+	{"fixed_alpha", AB_RULE_FIXED_ALPHA, false},
+	{"lan_demets_obf", AB_RULE_LAN_DEMETS_OBF, false},
+	{"lan_demets_pocock", AB_RULE_LAN_DEMETS_POCOCK, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry watch_rule_options[] = {
+	{"sequential", WATCH_RULE_SEQUENTIAL, false},
+	{"end_of_watch", WATCH_RULE_END_OF_WATCH, false},
+	{NULL, 0, false}
+};
+
+int			ap_ab_decision_rule = AB_RULE_LAN_DEMETS_OBF;
+int			ap_watch_rule = WATCH_RULE_SEQUENTIAL;
 
 void		_PG_init(void);
 
@@ -295,6 +313,24 @@ _PG_init(void)
 							 NULL,
 							 &ap_ab_alpha,
 							 0.05, 0.0001, 0.5,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("adaptive_prompts.ab_decision_rule",
+							 "Rule that promotes an A/B candidate: lan_demets_obf, lan_demets_pocock or fixed_alpha.",
+							 "The group-sequential rules spend ab_alpha over the four checkpoints; fixed_alpha tests at ab_alpha at each. Copied onto each test when it starts.",
+							 &ap_ab_decision_rule,
+							 AB_RULE_LAN_DEMETS_OBF,
+							 ab_decision_rule_options,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("adaptive_prompts.watch_rule",
+							 "Rule of the watch after a promotion: sequential or end_of_watch.",
+							 "sequential rolls back on evidence that the promoted side is worse, checked during the watch; end_of_watch compares once at the end. Copied onto each experiment and test when it starts.",
+							 &ap_watch_rule,
+							 WATCH_RULE_SEQUENTIAL,
+							 watch_rule_options,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 

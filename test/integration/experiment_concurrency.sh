@@ -78,6 +78,14 @@ SQL
 # 1. 2,000 in-band work orders, experiment of size 500
 # ---------------------------------------------------------------------------
 q "SELECT propose_threshold_increase('mini', 0.4, 500, 0.7)" >/dev/null
+# The default watch rule (sprt) rolls a band at 0.8 back early with
+# probability 0.8% (a run of early failures); this check is about exact
+# counting, so the watch compares once at the end (below_bar), where a
+# rollback at 0.8 over 500 work orders is practically impossible.
+# (The audit row of this edit is removed.)
+q "UPDATE threshold_experiments SET watch_rule = 'below_bar', watch_p_good = NULL, watch_p_bad = NULL,
+       watch_alpha = NULL, watch_beta = NULL WHERE proposer_name = 'mini';
+   DELETE FROM audit WHERE proposer = 'mini'" >/dev/null
 cat >"$WORK/record.sql" <<'SQL'
 \set score random(300, 400)
 \set outcome random(1, 10)
@@ -125,12 +133,16 @@ is "$(q "SELECT count(*), count(*) FILTER (WHERE status = 'running') FROM thresh
 # ---------------------------------------------------------------------------
 q "SELECT register_proposer('p3', 0.3, 5)" >/dev/null
 # A proposal to 0.4 is refused with 22023 while p3 stands at 0.4 after a
-# kept promotion (until a reset below puts it back).
+# kept promotion (until a reset below puts it back).  When a whole
+# promotion and its watch end between the proposal's reading of the
+# threshold and its lock of the proposer row, the proposal fails with
+# 40001 and the hint to retry (experiment_start): the documented answer to
+# that race, not a failure.
 cat >"$WORK/mix_propose.sql" <<'SQL'
 DO $$
 BEGIN
     PERFORM propose_threshold_increase('p3', 0.4, 5);
-EXCEPTION WHEN invalid_parameter_value THEN
+EXCEPTION WHEN invalid_parameter_value OR serialization_failure THEN
     NULL;
 END $$;
 SQL

@@ -3,6 +3,9 @@
 # setting adaptive_prompts.decision_rule (TAP output): the rule and its
 # parameters are copied onto the experiment when it starts, a later reload
 # does not change a running decision, and no session can SET the rule.
+# The same for the watch rule (adaptive_prompts.watch_rule) and for the
+# rule of A/B tests (adaptive_prompts.ab_decision_rule), copied onto
+# ab_tests rows.
 #
 # Changes the cluster's configuration with ALTER SYSTEM and resets it at
 # exit.  Needs PGHOST/PGPORT/PGUSER of a running cluster (test/run).
@@ -10,7 +13,7 @@
 source "$(dirname "$0")/../tap.sh"
 
 new_database ap_experiment_rules
-at_exit 'ap_reset_config adaptive_prompts.decision_rule adaptive_prompts.sprt_delta >/dev/null 2>&1'
+at_exit 'ap_reset_config adaptive_prompts.decision_rule adaptive_prompts.sprt_delta adaptive_prompts.watch_rule adaptive_prompts.ab_decision_rule >/dev/null 2>&1'
 
 # feed PATTERN [SCORE]: record work orders for 'mini' in order (S success,
 # F failure) with record_work_order; prints the status after the last one.
@@ -93,5 +96,40 @@ exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
 set_config adaptive_prompts.decision_rule threshold
 is "$(feed SSSSSSSSSS)" promoted "an experiment started under sprt still decides at the tenth success after a reload"
 abort "$exp"
+
+# ---------------------------------------------------------------------------
+# Watch rules, and the rules of A/B tests
+# ---------------------------------------------------------------------------
+set_config adaptive_prompts.watch_rule end_of_watch
+exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
+is "$(q "SELECT watch_rule || ' ' || coalesce(watch_p_good::text, '-') FROM threshold_experiments WHERE id = '$exp'")" \
+	"below_bar -" "watch_rule end_of_watch is copied onto the experiment as below_bar"
+set_config adaptive_prompts.watch_rule sequential
+is "$(feed SSSSSSSSSSSSSSSSSSSSSSSSSSSSSS)" promoted "30/30 promotes"
+is "$(feed FFFFF 0.4)" promoted \
+	"five straight watched failures do not end a below_bar watch started before the reload"
+abort "$exp"
+exp=$(q "SELECT propose_threshold_increase('mini', 0.4)")
+is "$(q "SELECT watch_rule || ' ' || round(watch_p_good::numeric, 2) || ' ' || round(watch_p_bad::numeric, 2) FROM threshold_experiments WHERE id = '$exp'")" \
+	"sprt 0.75 0.55" "watch_rule sequential is copied as sprt with its rates"
+is "$(feed SSSSSSSSSSSSSSSSSSSSSSSSSSSSSS)" promoted "30/30 promotes"
+is "$(feed FFFFF 0.4)" rolled_back "five straight watched failures end an sprt watch at once"
+
+is "$(q "SET adaptive_prompts.ab_decision_rule = 'fixed_alpha'" 2>&1 | sed -n 's/^ERROR: *//p')" \
+	'parameter "adaptive_prompts.ab_decision_rule" cannot be changed now' \
+	"no session can SET the A/B rule (reload level)"
+set_config adaptive_prompts.ab_decision_rule fixed_alpha
+set_config adaptive_prompts.watch_rule end_of_watch
+q "SELECT register_prompt_version('mini', 'mini/v1', 'One.', NULL, true)" >/dev/null
+q "SELECT register_prompt_version('mini', 'mini/v2', 'Two.')" >/dev/null
+q "SELECT start_prompt_test('mini/v2', 30)" >/dev/null
+is "$(q "SELECT decision_rule || ' ' || watch_rule FROM ab_tests WHERE subject = 'mini' AND status = 'running'")" \
+	"fixed_alpha fixed_alpha" "an A/B test copies the rules in force when it starts"
+q "SELECT abort_ab_test(id, 'next test') FROM ab_tests WHERE subject = 'mini' AND status = 'running'" >/dev/null
+set_config adaptive_prompts.ab_decision_rule lan_demets_obf
+set_config adaptive_prompts.watch_rule sequential
+q "SELECT start_prompt_test('mini/v2', 30)" >/dev/null
+is "$(q "SELECT decision_rule || ' ' || watch_rule FROM ab_tests WHERE subject = 'mini' AND status = 'running'")" \
+	"lan_demets_obf lan_demets_pocock" "the defaults: group-sequential test, sequential watch"
 
 done_testing

@@ -6,7 +6,7 @@ SET LOCAL client_min_messages = warning;
 SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
 RESET client_min_messages;
-SELECT plan(71);
+SELECT plan(79);
 
 SELECT register_proposer('ab-model', 0.5, 1);
 
@@ -178,16 +178,26 @@ SELECT ok((SELECT bool_and(b.prompt NOT LIKE '%TS2322%') FROM generate_series(1,
                   build_enhanced_prompt('ab-model', '{TS2322}', 'new-' || g) b
             WHERE b.used = '{TS2322@0}'), 'the held-out arm (TS2322@0) gets no text');
 
+SELECT results_eq($$SELECT decision_rule, watch_rule FROM ab_tests WHERE id = pg_temp.open_test('TS2322')$$,
+                  $$VALUES ('lan_demets_obf'::text, 'lan_demets_pocock'::text)$$,
+                  'the rules in force (group-sequential by default) are copied onto the test');
+UPDATE ab_tests SET salt = 2322 WHERE id = pg_temp.open_test('TS2322');
 SELECT ok(pg_temp.feed_enhancement(pg_temp.open_test('TS2322'), 'TS2322', 'new-', 400, 0.1, 0.4) < 400,
           'the stream reaches a decision');
 SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2322'), 'watching',
-          '40% -> 10% at 30 per arm: promoted, and the watch starts');
-SELECT ok((SELECT least(candidate_work_orders, incumbent_work_orders) = 30 AND p_value < 0.05
+          '40% -> 10%: promoted, and the watch starts');
+-- At 30 per arm z is about 2.7, below the first look's boundary 3.750
+-- (Lan-DeMets O'Brien-Fleming type, alpha 0.05); at 60 per arm about 3.8,
+-- above the second look's 2.540.
+SELECT ok((SELECT least(candidate_work_orders, incumbent_work_orders) = 60 AND checkpoint = 2 AND p_value < 0.0055
              FROM ab_tests WHERE subject = 'TS2322'),
-          'decided when both arms reached 30, with p < alpha');
-SELECT ok((SELECT decision_reason ~ '^A/B test \d+ of version 1 against no enhancement: promoted: .*one-sided p = 0\.0\d+ < alpha 0\.05.*share of work orders with TS2322 \(lower is better\): candidate \d+/\d+ = 0\.\d+ \(95% CI 0\.\d+-0\.\d+\), incumbent \d+/\d+ = 0\.\d+ \(95% CI 0\.\d+-0\.\d+\); decided at 1 x 30 work orders per arm\.$'
+          'decided at the second look, when both arms reached 60, with p below its nominal level');
+SELECT ok((SELECT split_part(decision_reason, E'\n', 1) ~ '^A/B test \d+ of version 1 against no enhancement: extended: the candidate is better but has not reached the boundary yet \(look 1 of 4, Lan-DeMets O''Brien-Fleming-type spending of alpha 0\.05: z = 2\.\d+ < boundary 3\.750, one-sided p = 0\.0\d+ > nominal 0\.0001\)\. share of work orders with TS2322 .*; checked at 1 x 30 work orders per arm; next check at 2 x 30\.$'
              FROM ab_tests WHERE subject = 'TS2322'),
-          'the reason records both arms, their Wilson intervals and the p-value');
+          'the first look is recorded with its boundary');
+SELECT ok((SELECT split_part(decision_reason, E'\n', 2) ~ '^A/B test \d+ of version 1 against no enhancement: promoted: the candidate is significantly better \(look 2 of 4, Lan-DeMets O''Brien-Fleming-type spending of alpha 0\.05: z = \d\.\d+ >= boundary 2\.540, one-sided p = 0\.\d+ <= nominal 0\.0055\)\. share of work orders with TS2322 \(lower is better\): candidate \d+/\d+ = 0\.\d+ \(95% CI 0\.\d+-0\.\d+\), incumbent \d+/\d+ = 0\.\d+ \(95% CI 0\.\d+-0\.\d+\); decided at 2 x 30 work orders per arm\.$'
+             FROM ab_tests WHERE subject = 'TS2322'),
+          'the promotion records the look''s boundary, both arms, their Wilson intervals and the p-value');
 SELECT is((SELECT status FROM enhancement_versions WHERE error_code = 'TS2322' AND version = 1), 'active',
           'the candidate is live');
 SELECT is((SELECT version FROM prompt_enhancements WHERE error_code = 'TS2322' AND active), 1,
@@ -205,8 +215,11 @@ SELECT is(pg_temp.feed_enhancement(pg_temp.open_test('TS2322'), 'TS2322', 'watch
           'the watch lasts sample_size work orders');
 SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2322' AND candidate = '1'), 'promoted',
           'a promoted version that keeps its rate passes the watch');
-SELECT ok((SELECT watch_p_value IS NOT NULL AND decision_reason LIKE '%watch passed%'
+SELECT ok((SELECT watch_p_value IS NOT NULL AND decision_reason LIKE '%watch passed%look 4 of 4, Lan-DeMets Pocock-type spending%'
              FROM ab_tests WHERE subject = 'TS2322' AND candidate = '1'), 'the watch''s decision is recorded');
+SELECT is((SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1) FROM ab_tests
+            WHERE subject = 'TS2322' AND candidate = '1'), 6,
+          'two looks of the test and four of the watch (after 8, 15, 23, 30) are recorded');
 SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2322' AND candidate = '2'), 'running',
           'the waiting test starts when the watch ends');
 SELECT is((SELECT incumbent FROM ab_tests WHERE subject = 'TS2322' AND candidate = '2'), '1',
@@ -245,7 +258,7 @@ SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2554'), 'running',
           '40% -> 35% at 30 per arm: not decided');
 SELECT is((SELECT checkpoint FROM ab_tests WHERE subject = 'TS2554'), 2,
           'the test is extended to 2 x 30 per arm');
-SELECT ok((SELECT decision_reason LIKE '%extended: the candidate is better but not significantly yet%next check at 2 x 30%'
+SELECT ok((SELECT decision_reason LIKE '%extended: the candidate is better but has not reached the boundary yet%next check at 2 x 30%'
              AND p_value >= 0.05 FROM ab_tests WHERE subject = 'TS2554'),
           'the extension is recorded with its numbers and p-value');
 SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2554'), 'TS2554', 'small-more-', 1000, 0.35, 0.4);
@@ -255,6 +268,8 @@ SELECT ok((SELECT least(candidate_work_orders, incumbent_work_orders) = 120 AND 
              FROM ab_tests WHERE subject = 'TS2554'), 'the last check was at 120 per arm');
 SELECT is((SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1) FROM ab_tests
             WHERE subject = 'TS2554'), 4, 'each of the four checks left its line in decision_reason');
+SELECT ok((SELECT decision_reason LIKE '%rejected: the candidate is better but did not reach the boundary by the largest extension (look 4 of 4,%boundary 1.720%'
+             FROM ab_tests WHERE subject = 'TS2554'), 'the rejection at 4x names the last boundary');
 SELECT is((SELECT version FROM prompt_enhancements WHERE error_code = 'TS2554'), 1,
           'the live version stays');
 
@@ -263,15 +278,16 @@ SELECT is((SELECT version FROM prompt_enhancements WHERE error_code = 'TS2554'),
 -- ---------------------------------------------------------------------------
 SELECT set_enhancement('TS2339', 'Check that the property exists on the type.', 5);
 SELECT approve_enhancement(pg_temp.propose('TS2339', 'A text that looks better.'));
+UPDATE ab_tests SET salt = 2339 WHERE id = pg_temp.open_test('TS2339');
 SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2339'), 'TS2339', 'deg-', 400, 0.1, 0.4);
 SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2339'), 'watching', 'promoted first');
 SELECT is((SELECT version FROM prompt_enhancements WHERE error_code = 'TS2339'), 2, 'version 2 is live');
-SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2339'), 'TS2339', 'deg-watch-', 400, 0.8, 0.4);
-SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2339'), 'rolled_back',
-          'at 80% during the watch against 40% in the test: rolled back');
-SELECT ok((SELECT decision_reason LIKE '%rolled back: during the watch the promoted version did significantly worse%promoted version during the watch 24/30 = 0.800%'
+SELECT is(pg_temp.feed_enhancement(pg_temp.open_test('TS2339'), 'TS2339', 'deg-watch-', 400, 0.8, 0.4), 15,
+          'at 80% during the watch against 40% in the test: rolled back at the second look, after 15 of 30');
+SELECT is((SELECT status FROM ab_tests WHERE subject = 'TS2339'), 'rolled_back', 'the test is rolled_back');
+SELECT ok((SELECT decision_reason LIKE '%rolled back: during the watch the promoted version did significantly worse%look 2 of 4, Lan-DeMets Pocock-type spending of alpha 0.05: z = % >= boundary %promoted version during the watch 12/15 = 0.800%after 15 of the watch''s 30 work orders.'
              AND watch_p_value < 0.05 FROM ab_tests WHERE subject = 'TS2339'),
-          'the reason records the watch''s numbers');
+          'the reason records the look, its boundary and the watch''s numbers');
 SELECT is((SELECT version FROM prompt_enhancements WHERE error_code = 'TS2339' AND active), 1,
           'version 1 is live again');
 SELECT is((SELECT array_agg(status ORDER BY version) FROM enhancement_versions WHERE error_code = 'TS2339'),
@@ -286,6 +302,7 @@ SELECT is((SELECT string_agg(coalesce(old_version, 'none') || ' -> ' || new_vers
 SELECT register_prompt_version('ab-model', 'ab-model/v1', 'Prompt one.', NULL, true);
 SELECT register_prompt_version('ab-model', 'ab-model/v2', 'Prompt two.', 'shorter');
 SELECT start_prompt_test('ab-model/v2', 30);
+UPDATE ab_tests SET salt = 2 WHERE id = pg_temp.open_test('ab-model');
 SELECT throws_ok($$SELECT start_prompt_test('ab-model/v2', 30)$$, '55000', NULL,
                  'a second test of the same proposer is refused');
 SELECT throws_ok($$SELECT activate_prompt_version('ab-model/v2')$$, '55000', NULL,
@@ -310,6 +327,26 @@ SELECT is((SELECT string_agg(old_version || ' -> ' || new_version || ' ' || acti
              FROM version_history WHERE subject = 'ab-model' AND ab_test_id IS NOT NULL),
           'ab-model/v1 -> ab-model/v2 promoted, ab-model/v2 -> ab-model/v1 rolled_back',
           'both changes are history rows with the test');
+
+-- ---------------------------------------------------------------------------
+-- A test started under the rules of before 0.1.0 keeps them: fixed_alpha
+-- promotes at p < alpha at the first look, and its watch decides once, at
+-- the end.
+-- ---------------------------------------------------------------------------
+SELECT approve_enhancement(pg_temp.propose('TS2551', 'Declare the name before using it.'));
+UPDATE ab_tests SET decision_rule = 'fixed_alpha', watch_rule = 'fixed_alpha', salt = 2551
+ WHERE id = pg_temp.open_test('TS2551');
+SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2551'), 'TS2551', 'old-', 400, 0.1, 0.4);
+SELECT ok((SELECT status = 'watching' AND checkpoint = 1 AND least(candidate_work_orders, incumbent_work_orders) = 30
+                  AND decision_reason ~ '^A/B test \d+ of version 1 against no enhancement: promoted: the candidate is significantly better \(one-sided p = 0\.0\d+ < alpha 0\.05\)\. .*; decided at 1 x 30 work orders per arm\.$'
+             FROM ab_tests WHERE subject = 'TS2551'),
+          'fixed_alpha: 40% -> 10% is promoted at the first look, p < alpha');
+SELECT is(pg_temp.feed_enhancement(pg_temp.open_test('TS2551'), 'TS2551', 'old-watch-', 400, 0.8, 0.4), 30,
+          'fixed_alpha watch: decided only at its end');
+SELECT ok((SELECT status = 'rolled_back'
+                  AND decision_reason LIKE '%rolled back: during the watch the promoted version did significantly worse than the incumbent did in the test (one-sided p = % < alpha 0.05)%promoted version during the watch 24/30 = 0.800%watched for 30 work orders.'
+             FROM ab_tests WHERE subject = 'TS2551'),
+          'and rolled back at the end, with one test at alpha');
 
 SELECT isnt((SELECT salt FROM ab_tests WHERE subject = 'TS7006'),
             (SELECT salt FROM ab_tests WHERE subject = 'TS2554'),

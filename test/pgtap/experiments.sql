@@ -12,7 +12,7 @@ SET client_min_messages = error;  -- the worker serves another database: no WARN
 CREATE EXTENSION adaptive_prompts;
 RESET client_min_messages;
 SET LOCAL client_min_messages = warning;
-SELECT plan(100);
+SELECT plan(116);
 
 SELECT register_proposer('mini', 0.3, 1);
 SELECT register_proposer('strong', 0.9, 10);
@@ -71,6 +71,18 @@ SELECT results_eq(
               FROM threshold_experiments WHERE id = %L', :'exp'),
     $$VALUES ('threshold'::text, NULL::float8, 10, 0.7::float8, 0.3::float8, 0.4::float8, 'running'::text, true)$$,
     'a proposal copies the rule (threshold by default) and its parameters onto the row');
+SELECT results_eq(
+    format('SELECT watch_rule, round(watch_p_good::numeric, 9), round(watch_p_bad::numeric, 9), watch_alpha, watch_beta
+              FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES ('sprt'::text, 0.75, 0.55, 0.05::float8, 0.2::float8)$$,
+    'and the watch rule (sprt by default): confidence + 0.05 against confidence - 0.15, alpha 0.05, beta 0.2');
+-- This experiment keeps the watch rule of before 0.1.0 (below_bar), as a
+-- row started under adaptive_prompts.watch_rule = end_of_watch does: the
+-- row's rule decides, whatever the setting is now.
+UPDATE threshold_experiments
+   SET watch_rule = 'below_bar', watch_p_good = NULL, watch_p_bad = NULL,
+       watch_alpha = NULL, watch_beta = NULL
+ WHERE id = :'exp';
 
 -- record_work_order reports the experiment that counted the work order.
 SELECT results_eq(
@@ -124,6 +136,53 @@ UPDATE proposers SET complexity_threshold = 0.45 WHERE name = 'mini';  -- a DBA'
 SELECT is((feed('FFFFF'))[5], 'rolled_back', '0/5 in the watch rolls back');
 SELECT is(threshold_of('mini'), 0.45::float8, 'a threshold changed during the watch is not overwritten');
 SELECT matches(watch_reason, 'threshold left at 0\.45', 'and the reason says so')
+  FROM threshold_experiments WHERE id = :'exp';
+SELECT set_threshold('mini', 0.3);
+
+-- ---------------------------------------------------------------------------
+-- The sequential watch (sprt, the default): bar 0.7, 30 work orders.  It
+-- rolls back early at 5 straight failures (log-likelihood ratio of 0.55
+-- over 0.75: 5 x log(0.45/0.25) = 2.939 >= log(0.8/0.05) = 2.773), and at
+-- the end with at most 17 successes (exact false-rollback rate 3.7% at 0.75).
+-- ---------------------------------------------------------------------------
+SELECT propose_threshold_increase('mini', 0.4, 30) AS exp \gset
+SELECT is((feed(repeat('S', 30)))[30], 'promoted', '30/30 promotes');
+SELECT is(feed('FFFFF', 0.4), '{promoted,promoted,promoted,promoted,rolled_back}',
+          'five straight watched failures roll back at once');
+SELECT is(threshold_of('mini'), 0.3::float8, 'the early rollback restores the old threshold');
+SELECT results_eq(
+    format('SELECT status, watching, watch_sample_count, watch_successes FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES ('rolled_back'::text, false, 5, 0)$$,
+    'the watch ended after 5 of its 30 work orders');
+SELECT matches(watch_reason, '^rolled back early after watch: 0/5 successes, rate 0\.000, Wilson 95% interval \[0\.000, 0\.434\]; watch rule sprt: log-likelihood ratio 2\.939 >= boundary 2\.773 after 5 of 30 work orders \(rate 0\.55 against 0\.75, alpha 0\.05, beta 0\.2; false-rollback rate 0\.037 at 0\.75\); threshold restored to 0\.3$',
+               'the early rollback reason records the ratio, its boundary and the error rate')
+  FROM threshold_experiments WHERE id = :'exp';
+
+-- 17 successes then 13 failures: never past the early boundary (2.368 at
+-- the end), but 17 <= 17 at the end rolls back.
+SELECT propose_threshold_increase('mini', 0.4, 30) AS exp \gset
+SELECT is((feed(repeat('S', 30)))[30], 'promoted', '30/30 promotes again');
+SELECT is((feed(repeat('S', 17) || repeat('F', 12), 0.4))[29], 'promoted',
+          '17/29 watched: the watch goes on');
+SELECT is(feed('F', 0.4), '{rolled_back}', '17/30 at the end of the watch rolls back');
+SELECT is(threshold_of('mini'), 0.3::float8, 'the old threshold is restored');
+SELECT matches(watch_reason, '^rolled back after watch: 17/30 successes, .*; watch rule sprt: 17 successes <= 17, the largest count that rolls back at the end; no early boundary crossed',
+               'the final rollback reason records the count against the calibrated one')
+  FROM threshold_experiments WHERE id = :'exp';
+
+-- 18 successes then 12 failures: kept (at the bar 0.7, below_bar would
+-- have rolled back 18/30 = 0.6).
+SELECT propose_threshold_increase('mini', 0.4, 30) AS exp \gset
+SELECT is((feed(repeat('S', 30)))[30], 'promoted', '30/30 promotes a third time');
+SELECT is((feed(repeat('S', 18) || repeat('F', 12), 0.4))[30], 'promoted',
+          '18/30 at the end of the watch keeps the promotion');
+SELECT results_eq(
+    format('SELECT status, watching, watch_sample_count, watch_successes FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES ('promoted'::text, false, 30, 18)$$,
+    'the watch is over and the promotion stands');
+SELECT is(threshold_of('mini'), 0.4::float8, 'the new threshold stays');
+SELECT matches(watch_reason, '^kept after watch: 18/30 successes, .*; watch rule sprt: 18 successes > 17, the largest count that rolls back at the end',
+               'the reason says why it was kept')
   FROM threshold_experiments WHERE id = :'exp';
 SELECT set_threshold('mini', 0.3);
 

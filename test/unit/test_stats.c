@@ -20,7 +20,7 @@ main(void)
 	int			s;
 	int			crossed_at = -1;
 
-	tap_plan(39);
+	tap_plan(59);
 
 	interval = stats_wilson(21, 30, STATS_Z95);
 	ok(close_to(interval.lower, 0.5212421254, 1e-9), "Wilson lower bound of 21/30");
@@ -124,6 +124,118 @@ main(void)
 	   stats_rule_init(&rule, STATS_RULE_THRESHOLD, 1.5, 30, 0, 0, 0) == -1 &&
 	   stats_rule_init(&rule, STATS_RULE_SPRT, 0.95, 30, 0.1, 0.05, 0.2) == -1,
 	   "invalid rule parameters are refused");
+
+	/*
+	 * Group-sequential boundaries, K = 4 equally spaced looks, one-sided
+	 * alpha 0.025: textbook constants (Pocock's and O'Brien and Fleming's
+	 * tests in Jennison and Turnbull, Group Sequential Methods, ch. 2;
+	 * Lan-DeMets O'Brien-Fleming-type values as tabulated by the ldbounds
+	 * and gsDesign packages).
+	 */
+	{
+		double		t[4] = {0.25, 0.5, 0.75, 1.0};
+		double		pocock[4] = {2.361, 2.361, 2.361, 2.361};
+		double		obrien_fleming[4] = {4.049, 2.863, 2.337, 2.024};
+		double		lan_demets_obf[4] = {4.3326, 2.9631, 2.3590, 2.0141};
+		double		b[4];
+		double		crossing[4];
+		double		one[1] = {1.0};
+		double		low;
+		double		high;
+		int			i;
+
+		ok(close_to(stats_normal_upper_quantile(0.025), 1.959964, 1e-6) &&
+		   close_to(stats_normal_upper_quantile(0.5), 0.0, 1e-9) &&
+		   close_to(stats_normal_upper_quantile(0.95), -1.644854, 1e-6),
+		   "normal quantiles");
+		ok(close_to(stats_gs_crossing(t, pocock, 4, crossing), 0.025, 2e-4),
+		   "Pocock's constant 2.361 spends 0.025 over four looks");
+		ok(close_to(stats_gs_crossing(t, obrien_fleming, 4, crossing), 0.025, 2e-4),
+		   "O'Brien-Fleming 4.049/2.863/2.337/2.024 spend 0.025 over four looks");
+		ok(close_to(crossing[0], stats_normal_upper_tail(4.049), 1e-12),
+		   "the first look's crossing is the normal tail");
+
+		/* Solve the Pocock constant by bisection on the recursion. */
+		low = 1.0;
+		high = 4.0;
+		for (i = 0; i < 60; i++)
+		{
+			double		c = 0.5 * (low + high);
+			double		flat[4] = {c, c, c, c};
+
+			if (stats_gs_crossing(t, flat, 4, crossing) > 0.025)
+				low = c;
+			else
+				high = c;
+		}
+		ok(close_to(low, 2.361, 1e-3), "the Pocock constant for K = 4 is 2.361");
+
+		ok(stats_gs_boundaries(STATS_SPENDING_OBRIEN_FLEMING, 0.025, t, 4, b) == 0 &&
+		   close_to(b[0], lan_demets_obf[0], 2e-3) &&
+		   close_to(b[1], lan_demets_obf[1], 2e-3) &&
+		   close_to(b[2], lan_demets_obf[2], 2e-3) &&
+		   close_to(b[3], lan_demets_obf[3], 2e-3),
+		   "Lan-DeMets O'Brien-Fleming-type boundaries 4.333/2.963/2.359/2.014");
+		ok(close_to(stats_gs_crossing(t, b, 4, crossing), 0.025, 1e-6) &&
+		   close_to(crossing[0] + crossing[1],
+					stats_spending(STATS_SPENDING_OBRIEN_FLEMING, 0.025, 0.5), 1e-6),
+		   "they spend alpha(t) by each look");
+		ok(stats_gs_boundaries(STATS_SPENDING_POCOCK, 0.025, t, 4, b) == 0 &&
+		   close_to(b[0], stats_normal_upper_quantile(0.025 * log(1.0 + (exp(1.0) - 1.0) * 0.25)), 1e-6) &&
+		   close_to(b[0], 2.368, 1e-3) &&
+		   b[1] < b[0] && b[3] < b[2] && close_to(b[3], 2.350, 2e-3),
+		   "Lan-DeMets Pocock-type boundaries: 2.368 at the first look, nearly flat");
+		ok(close_to(stats_gs_crossing(t, b, 4, crossing), 0.025, 1e-6),
+		   "Pocock-type boundaries spend 0.025 in all");
+		ok(stats_gs_boundaries(STATS_SPENDING_OBRIEN_FLEMING, 0.05, one, 1, b) == 0 &&
+		   close_to(b[0], 1.644854, 1e-6), "one look is the fixed-sample test");
+		ok(stats_gs_boundaries(STATS_SPENDING_POCOCK, 0.05, obrien_fleming, 4, b) == -1 &&
+		   stats_gs_boundaries(STATS_SPENDING_POCOCK, 0.0, t, 4, b) == -1,
+		   "invalid fractions or alpha are refused");
+	}
+
+	/*
+	 * The watch after a threshold promotion: bar 0.7, 30 work orders,
+	 * SPRT of 0.75 against 0.55 (alpha 0.05, beta 0.2), final count
+	 * calibrated exactly.  Expected values computed independently (dynamic
+	 * programming in bench/decision_quality.py): largest final count 17,
+	 * rollback probability 0.0373 at 0.75, 0.1168 at 0.70, 0.6794 at 0.55.
+	 */
+	{
+		StatsWatch	watch;
+		double		expected;
+
+		ok(stats_watch_init(&watch, 0.75, 0.55, 0.05, 0.2, 30) == 0 &&
+		   watch.final_max_successes == 17 &&
+		   close_to(watch.error_at_good, 0.0373, 1e-4),
+		   "the watch rolls back at the end with at most 17 of 30 successes");
+		ok(close_to(stats_watch_rollback_probability(&watch, 0.75, &expected), 0.0373, 1e-4),
+		   "false rollback 3.7% when the rate is 5 points above the bar");
+		ok(close_to(stats_watch_rollback_probability(&watch, 0.70, &expected), 0.1168, 1e-4),
+		   "11.7% exactly at the bar");
+		ok(close_to(stats_watch_rollback_probability(&watch, 0.55, &expected), 0.6794, 1e-4) &&
+		   close_to(expected, 21.7, 0.05),
+		   "detection 67.9% 15 points below, after 21.7 work orders on average");
+		ok(stats_watch_decide(&watch, 0, 4) == STATS_WATCH_CONTINUE &&
+		   stats_watch_decide(&watch, 0, 5) == STATS_WATCH_ROLL_BACK_EARLY &&
+		   stats_watch_decide(&watch, 1, 6) == STATS_WATCH_CONTINUE &&
+		   stats_watch_decide(&watch, 1, 7) == STATS_WATCH_ROLL_BACK_EARLY,
+		   "early rollback at five straight failures, or six of seven");
+		ok(stats_watch_decide(&watch, 17, 30) == STATS_WATCH_ROLL_BACK_FINAL &&
+		   stats_watch_decide(&watch, 18, 30) == STATS_WATCH_KEEP &&
+		   stats_watch_decide(&watch, 17, 29) == STATS_WATCH_CONTINUE,
+		   "at the end: 17/30 rolls back, 18/30 is kept");
+		ok(close_to(stats_watch_llr(&watch, 1, 2), log(0.55 / 0.75) + log(0.45 / 0.25), 1e-12),
+		   "log-likelihood ratio of the bad rate over the good");
+		ok(stats_watch_init(&watch, 0.75, 0.55, 0.05, 0.2, 40) == 0 &&
+		   close_to(stats_watch_rollback_probability(&watch, 0.55, &expected), 0.8127, 1e-3) &&
+		   stats_watch_rollback_probability(&watch, 0.75, &expected) <= 0.05,
+		   "with 40 work orders both targets hold");
+		ok(stats_watch_init(&watch, 0.55, 0.75, 0.05, 0.2, 30) == -1 &&
+		   stats_watch_init(&watch, 1.0, 0.55, 0.05, 0.2, 30) == -1 &&
+		   stats_watch_init(&watch, 0.75, 0.55, 0.05, 0.2, 0) == -1,
+		   "invalid watch parameters are refused");
+	}
 
 	return tap_exit_status();
 }
