@@ -22,11 +22,15 @@ extern int	ap_window_size;
 extern double ap_default_threshold;
 extern bool ap_auto_register_proposers;
 extern int	ap_work_order_retention;	/* seconds */
+extern int	ap_log_retention;	/* seconds; 0 keeps the log forever */
 extern int	ap_max_enhancements;
 extern double ap_ab_alpha;
 extern int	ap_ab_sample_size;
 extern int	ap_decision_rule;
 extern double ap_sprt_delta;
+
+/* Default of adaptive_prompts.log_retention: longer than any analysis window in use. */
+#define AP_DEFAULT_LOG_RETENTION_SECS (90 * 24 * 3600)
 
 /* Values of adaptive_prompts.decision_rule. */
 typedef enum DecisionRule

@@ -29,6 +29,7 @@
 #endif
 
 #include "adaptive_prompts.h"
+#include "retention.h"
 
 PG_FUNCTION_INFO_V1(ap_complexity_band);
 PG_FUNCTION_INFO_V1(ap_record_work_order);
@@ -697,7 +698,8 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 		ap_execute(&log_insert_plan, values, nulls, false, 0);
 	}
 
-	if (++calls_since_purge >= LEDGER_PURGE_EVERY)
+	/* The worker purges when it runs; this is the fallback without it. */
+	if (++calls_since_purge >= LEDGER_PURGE_EVERY && !ap_worker_is_running())
 	{
 		TimestampTz now = GetCurrentTransactionStartTimestamp();
 
