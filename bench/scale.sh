@@ -6,8 +6,10 @@
 #   bench/scale.sh [rows (1000000)] [days (60)] [steady-state seconds (240)]
 #
 # 1. Builds a history of `rows` logged work orders spread over `days` days
-#    (direct back-dated inserts: 4 proposers, 10 bands, 40 codes, sample
-#    rates 1 / 0.2 / 0.1, enhancement tokens CODE@N and CODE@0).
+#    (direct back-dated inserts in time order, as the log grows: 4
+#    proposers, 10 bands, 40 codes, sample rates 1 / 0.2 / 0.1, enhancement
+#    tokens CODE@N and CODE@0; each day's rows within its first hour back
+#    from now, so that a window's edge falls between rows while it runs).
 # 2. Times analyze_enhancement_effectiveness('30 days'),
 #    get_common_unaddressed_errors(5, '30 days') and
 #    refresh_enhancement_stats() as a full scan (nothing folded), then folds
@@ -42,7 +44,7 @@ start=$(date +%s)
 q "INSERT INTO proposer_failures (created_at, proposer_name, complexity_score, complexity_band,
         initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes,
         error_samples, prompt_enhancements_used, is_sampled_success, sample_rate)
-   SELECT now() - (g % $days) * interval '1 day' - (g % 86400) * interval '1 second',
+   SELECT now() - (g % $days) * interval '1 day' - (g % 3600) * interval '1 second',
           'model-' || (g % 4), (g % 10) / 10.0, complexity_band((g % 10) / 10.0), 4,
           CASE WHEN g % 10 < 5 THEN 3 WHEN g % 10 < 8 THEN 1 ELSE 0 END, false, 0.2,
           CASE WHEN g % 10 < 5 THEN 'failure' WHEN g % 10 < 8 THEN 'partial' ELSE 'success' END,
@@ -53,7 +55,7 @@ q "INSERT INTO proposer_failures (created_at, proposer_name, complexity_score, c
                                       'message', 'Argument of type string is not assignable, case ' || g)) END,
           ARRAY['TS10' || (1 + g % 10) || '@' || (g % 3), 'TS10' || (1 + (g / 3) % 10) || '@1'],
           g % 10 >= 8, CASE WHEN g % 10 < 5 THEN 1 WHEN g % 10 < 8 THEN 0.2 ELSE 0.1 END
-     FROM generate_series(1, $rows) g" >/dev/null
+     FROM generate_series(1, $rows) g ORDER BY 1" >/dev/null
 q "VACUUM ANALYZE proposer_failures" >/dev/null
 ap_log "seeded in $(($(date +%s) - start)) s; log $(q "SELECT pg_size_pretty(pg_total_relation_size('proposer_failures'))")"
 
@@ -77,9 +79,9 @@ measure() {
 	printf '| %-34s | %12s | %12s | %12s |\n' "$1" "$eff" "$una" "$ref"
 }
 answers() {
-	q "SELECT md5(string_agg(x, ';')) FROM (
-	     (SELECT a::text AS x FROM analyze_enhancement_effectiveness('30 days') a ORDER BY 1)
-	     UNION ALL (SELECT a::text FROM get_common_unaddressed_errors(5, '30 days') a ORDER BY 1)) s"
+	q "SELECT md5(string_agg(x, ';' ORDER BY x)) FROM (
+	     SELECT a::text AS x FROM analyze_enhancement_effectiveness('30 days') a
+	     UNION ALL SELECT a::text FROM get_common_unaddressed_errors(5, '30 days') a) s"
 }
 
 table=$(
