@@ -8,7 +8,7 @@
 # 1. Builds a history of `rows` logged work orders spread over `days` days
 #    (direct back-dated inserts in time order, as the log grows: 4
 #    proposers, 10 bands, 40 codes, sample rates 1 / 0.2 / 0.1, enhancement
-#    tokens CODE@N and CODE@0; each day's rows within its first hour back
+#    tokens CODE@N and CODE@0, a message per code; each day's rows within its first hour back
 #    from now, so that a window's edge falls between rows while it runs).
 # 2. Times analyze_enhancement_effectiveness('30 days'),
 #    get_common_unaddressed_errors(5, '30 days') and
@@ -52,7 +52,9 @@ q "INSERT INTO proposer_failures (created_at, proposer_name, complexity_score, c
                ELSE ARRAY['TS10' || (1 + g % 40), 'TS10' || (1 + (g / 7) % 40)] END,
           CASE WHEN g % 10 >= 8 THEN '[]'::jsonb
                ELSE jsonb_build_array(jsonb_build_object('code', 'TS10' || (1 + g % 40),
-                                      'message', 'Argument of type string is not assignable, case ' || g)) END,
+                                      'message', 'Argument of type string is not assignable, case ' || g),
+                                      jsonb_build_object('code', 'TS10' || (1 + (g / 7) % 40),
+                                      'message', 'Parameter implicitly has an any type, case ' || g)) END,
           ARRAY['TS10' || (1 + g % 10) || '@' || (g % 3), 'TS10' || (1 + (g / 3) % 10) || '@1'],
           g % 10 >= 8, CASE WHEN g % 10 < 5 THEN 1 WHEN g % 10 < 8 THEN 0.2 ELSE 0.1 END
      FROM generate_series(1, $rows) g ORDER BY 1" >/dev/null
