@@ -5,7 +5,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION adaptive_prompts;
-SELECT plan(27);
+SELECT plan(30);
 
 SELECT set_enhancement('TS2345', 'Compare each argument with the declared parameter type.', 7);
 SELECT set_enhancement('TS7006', 'Annotate every parameter.', 3);
@@ -102,10 +102,13 @@ SELECT is(pg_temp.answers(), :'full_scan', 'rollups plus the log''s tail give th
 
 -- A fold rolled back changes nothing: the next folds fold the same rows.
 SELECT is(fold_rollups(), 0::bigint, 'rows committed after the last bound wait for the next fold');
+-- (pgTAP's own results would be rolled back too: the savepoint only
+-- captures values, the tests come after.)
 SAVEPOINT crash;
-SELECT is(fold_rollups(), 600::bigint, 'a fold folds the 600 new rows');
-SELECT ok(pg_temp.rollups_match_log(), 'and the rollups match the log');
+SELECT fold_rollups() AS crash_folded, pg_temp.rollups_match_log() AS crash_matched \gset
 ROLLBACK TO SAVEPOINT crash;
+SELECT is(:crash_folded::bigint, 600::bigint, 'a fold folds the 600 new rows');
+SELECT ok(:'crash_matched'::boolean, 'and the rollups matched the log');
 SELECT is((SELECT folded_through FROM log_rollup_state), 3000::bigint,
           'a rolled-back fold leaves the watermark where it was');
 SELECT ok(pg_temp.rollups_match_log(), 'and the rollups as they were');
@@ -134,6 +137,24 @@ SELECT is((SELECT count(*) FROM proposer_failures WHERE created_at < now() - int
 SELECT is((SELECT count(*) FROM log_rollups WHERE day < now() - interval '91 days'), 0::bigint,
           'and no rollup day that ended before it');
 SELECT throws_ok($$SELECT purge_log(0)$$, '22003', NULL, 'batch_size must be at least 1');
+CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'none';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SAVEPOINT read_only;
+SET LOCAL transaction_read_only = on;
+SELECT pg_temp.sqlstate_of('SELECT fold_rollups()') AS ro_fold,
+       pg_temp.sqlstate_of('SELECT purge_log()') AS ro_purge,
+       pg_temp.sqlstate_of('SELECT count(*) FROM analyze_enhancement_effectiveness()') AS ro_analyze \gset
+ROLLBACK TO SAVEPOINT read_only;
+SELECT is(:'ro_fold'::text, '25006', 'fold_rollups refuses a read-only transaction');
+SELECT is(:'ro_purge'::text, '25006', 'and so does purge_log');
+SELECT is(:'ro_analyze'::text, 'none', 'the analyses read the rollups in a read-only transaction');
 
 SELECT * FROM finish();
 ROLLBACK;
