@@ -86,6 +86,20 @@ CREATE TABLE @extschema@.log_rollups (
 COMMENT ON TABLE @extschema@.log_rollups IS
     'Daily rollups of proposer_failures, folded by fold_rollups(). kind total: every logged row (code ''''); error: rows whose error_codes hold code; used: rows that used code''s enhancement (bare code or CODE@N, N > 0), with occurrence_rows/occurrence_weight those of them whose error_codes hold code. weight sums 1/sample_rate as numeric, so sums are exact.';
 
+-- The newest messages of each code, with and without its enhancement, kept
+-- by the fold so that recent_failures does not search the log.
+CREATE TABLE @extschema@.log_recent_messages (
+    error_code  text NOT NULL,
+    despite     boolean NOT NULL,   -- the work order used the code's enhancement
+    created_at  timestamptz NOT NULL,
+    log_id      bigint NOT NULL,
+    ordinality  bigint NOT NULL,
+    message     text NOT NULL,
+    PRIMARY KEY (error_code, despite, log_id, ordinality)
+);
+COMMENT ON TABLE @extschema@.log_recent_messages IS
+    'The 5 newest (created_at, then id) error_samples messages per error code and despite (whether the work order used the code''s enhancement) among the folded proposer_failures rows; fold_rollups() keeps it, analyze_enhancement_effectiveness() reads it for recent_failures.';
+
 CREATE TABLE @extschema@.log_rollup_state (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     folded_through bigint NOT NULL DEFAULT 0,
@@ -427,6 +441,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.enhancement_versions', '
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.proposer_frequent_codes', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollups', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollup_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_recent_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_runs', '');

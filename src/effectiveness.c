@@ -33,27 +33,6 @@ PG_FUNCTION_INFO_V1(ap_get_common_unaddressed_errors);
 /* Frequent codes kept per proposer for build_enhanced_prompt(NULL codes). */
 #define FREQUENT_CODES_PER_PROPOSER 20
 
-/* Recent error messages returned per enhancement. */
-#define RECENT_FAILURES 5
-
-/*
- * The newest messages of e's code in the window (by log id), from work
- * orders that used its enhancement (despite = "") or not ("NOT").  Walks
- * the log backwards by its primary key and stops after $2 messages.
- */
-#define RECENT_MESSAGES(despite) \
-	" (SELECT r.id, x.ordinality, x.value ->> 'message' AS message" \
-	"  FROM @extschema@.proposer_failures r," \
-	"   pg_catalog.jsonb_array_elements(r.error_samples) WITH ORDINALITY AS x (value, ordinality)" \
-	"  WHERE r.created_at > pg_catalog.now() - $1 AND e.error_code = ANY (r.error_codes)" \
-	"   AND " despite " EXISTS (SELECT 1 FROM pg_catalog.unnest(r.prompt_enhancements_used) AS t (token)" \
-	"        WHERE t.token = e.error_code" \
-	"           OR (pg_catalog.split_part(t.token, '@', 1) = e.error_code" \
-	"               AND pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]'))" \
-	"   AND pg_catalog.jsonb_typeof(x.value) = 'object'" \
-	"   AND x.value ->> 'code' = e.error_code AND x.value ->> 'message' IS NOT NULL" \
-	"  ORDER BY r.id DESC, x.ordinality LIMIT $2"
-
 static ApPlan times_used_plan = AP_PLAN_CUSTOM(
 	"WITH tail AS MATERIALIZED (" LOG_TAIL_COLUMNS " WHERE f.id > $1),"
 	" usage AS ("
@@ -143,10 +122,17 @@ static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"   THEN (1.0 - (u.occurrences / u.weight)"
 	"        / ((o.weight - u.occurrences) / (total.weight - u.weight)))::pg_catalog.float8 END,"
 	"  ARRAY(SELECT s.message FROM ("
-	"    (SELECT true AS despite, m.* FROM" RECENT_MESSAGES("") ") m)"
+	"    SELECT m.despite, m.created_at, m.log_id, m.ordinality, m.message"
+	"    FROM @extschema@.log_recent_messages m"
+	"    WHERE m.error_code = e.error_code AND m.created_at > pg_catalog.now() - $1"
 	"    UNION ALL"
-	"    (SELECT false, m.* FROM" RECENT_MESSAGES("NOT") ") m)) s"
-	"   ORDER BY s.despite DESC, s.id DESC, s.ordinality LIMIT $2)"
+	"    SELECT" USED_ENHANCEMENT_OF("e.error_code") ", r.created_at, r.id, x.ordinality,"
+	"     x.value ->> 'message'"
+	"    FROM @extschema@.proposer_failures r," ROW_MESSAGES
+	"    WHERE r.id > $3 AND r.created_at > pg_catalog.now() - $1"
+	"     AND e.error_code = ANY (r.error_codes) AND x.value ->> 'code' = e.error_code"
+	"     AND" ROW_MESSAGE_OK ") s"
+	"   ORDER BY s.despite DESC, s.created_at DESC, s.log_id DESC, s.ordinality LIMIT $2)"
 	" FROM @extschema@.prompt_enhancements e"
 	" CROSS JOIN total"
 	" LEFT JOIN usage u ON u.code = e.error_code"
@@ -284,7 +270,7 @@ ap_analyze_enhancement_effectiveness(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	values[0] = require_window(fcinfo, 0, "since");
-	values[1] = Int32GetDatum(RECENT_FAILURES);
+	values[1] = Int32GetDatum(RECENT_MESSAGES_KEPT);
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
 	store_query_rows(&effectiveness_plan, values, store, tupdesc);

@@ -54,6 +54,10 @@ static ApPlan rollups_purge_plan = AP_PLAN_CUSTOM(
 	"DELETE FROM @extschema@.log_rollups WHERE day <= $1 - interval '1 day'",
 	TIMESTAMPTZOID);
 
+static ApPlan messages_purge_plan = AP_PLAN(
+	"DELETE FROM @extschema@.log_recent_messages WHERE created_at < $1",
+	TIMESTAMPTZOID);
+
 /*
  * Default of ap_worker_is_running: no worker.  The worker's file defines
  * the real function (a strong symbol), which the linker then prefers.
@@ -99,6 +103,7 @@ retention_purge_batch(int batch_size)
 	deleted = SPI_processed;
 
 	ap_execute(&rollups_purge_plan, values, NULL, false, 0);
+	ap_execute(&messages_purge_plan, values, NULL, false, 0);
 	return deleted;
 }
 

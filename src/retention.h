@@ -66,6 +66,30 @@ extern bool ap_worker_is_running(void);
 	"          WHERE pg_catalog.strpos(t.token, '@') = 0" \
 	"             OR pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]') u"
 
+/* Messages kept per code and despite for recent_failures. */
+#define RECENT_MESSAGES_KEPT 5
+
+/*
+ * Whether a logged row "r" used the enhancement of the code given as the
+ * SQL expression "code": the bare code or CODE@N with N > 0.
+ */
+#define USED_ENHANCEMENT_OF(code) \
+	" EXISTS (SELECT 1 FROM pg_catalog.unnest(r.prompt_enhancements_used) AS t (token)" \
+	"         WHERE t.token = " code \
+	"            OR (pg_catalog.split_part(t.token, '@', 1) = " code \
+	"                AND pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]'))"
+
+/*
+ * The messages of a logged row "r" that recent_failures shows: elements
+ * of error_samples that are objects with a message and a code the row
+ * has, as (code, ordinality, message) in x.
+ */
+#define ROW_MESSAGES \
+	" pg_catalog.jsonb_array_elements(r.error_samples) WITH ORDINALITY AS x (value, ordinality)"
+#define ROW_MESSAGE_OK \
+	" pg_catalog.jsonb_typeof(x.value) = 'object' AND x.value ->> 'message' IS NOT NULL" \
+	" AND (x.value ->> 'code') = ANY (r.error_codes)"
+
 /*
  * A window "created_at > now() - since" read from the rollups: the whole
  * UTC days from FIRST_FULL_DAY on come from log_rollups, rows with ids

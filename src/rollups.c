@@ -83,6 +83,33 @@ static ApPlan fold_plan = AP_PLAN_CUSTOM(
 	" SELECT (SELECT pg_catalog.count(*) FROM f), (SELECT pg_catalog.count(*) FROM folded)",
 	INT8OID, INT8OID);
 
+/* The newest messages of the rows (folded_through, next_bound]. */
+static ApPlan messages_fold_plan = AP_PLAN_CUSTOM(
+	"INSERT INTO @extschema@.log_recent_messages"
+	" (error_code, despite, created_at, log_id, ordinality, message)"
+	" SELECT code, despite, created_at, id, ordinality, message FROM ("
+	"  SELECT m.code, m.despite, r.created_at, r.id, x.ordinality, x.value ->> 'message' AS message,"
+	"   pg_catalog.row_number() OVER (PARTITION BY m.code, m.despite"
+	"     ORDER BY r.created_at DESC, r.id DESC, x.ordinality) AS rank"
+	"  FROM @extschema@.proposer_failures r," ROW_MESSAGES ","
+	"   LATERAL (SELECT x.value ->> 'code' AS code,"
+	"     " USED_ENHANCEMENT_OF("(x.value ->> 'code')") " AS despite) m"
+	"  WHERE r.id > $1 AND r.id <= $2 AND" ROW_MESSAGE_OK ") ranked"
+	" WHERE rank <= $3"
+	" ON CONFLICT DO NOTHING",
+	INT8OID, INT8OID, INT4OID);
+
+/* Keep only the newest messages of each code and despite. */
+static ApPlan messages_prune_plan = AP_PLAN(
+	"DELETE FROM @extschema@.log_recent_messages m USING ("
+	"  SELECT error_code, despite, log_id, ordinality,"
+	"   pg_catalog.row_number() OVER (PARTITION BY error_code, despite"
+	"     ORDER BY created_at DESC, log_id DESC, ordinality) AS rank"
+	"  FROM @extschema@.log_recent_messages) old"
+	" WHERE old.rank > $1 AND m.error_code = old.error_code AND m.despite = old.despite"
+	"  AND m.log_id = old.log_id AND m.ordinality = old.ordinality",
+	INT4OID);
+
 static ApPlan lock_log_plan = AP_PLAN_NO_ARGS(
 	"LOCK TABLE @extschema@.proposer_failures IN SHARE ROW EXCLUSIVE MODE");
 
@@ -141,6 +168,7 @@ rollups_fold(void)
 	int64		bound;
 	uint64		folded = 0;
 	Datum		values[2];
+	Datum		messages[3];
 
 	ap_execute(&state_create_plan, NULL, NULL, false, 0);
 	ap_execute(&state_lock_plan, NULL, NULL, false, 0);
@@ -153,6 +181,11 @@ rollups_fold(void)
 		values[1] = Int64GetDatum(bound);
 		ap_execute(&fold_plan, values, NULL, false, 0);
 		folded = (uint64) first_int8(1);
+		messages[0] = values[0];
+		messages[1] = values[1];
+		messages[2] = Int32GetDatum(RECENT_MESSAGES_KEPT);
+		ap_execute(&messages_fold_plan, messages, NULL, false, 0);
+		ap_execute(&messages_prune_plan, &messages[2], NULL, false, 0);
 		folded_through = bound;
 	}
 
