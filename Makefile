@@ -23,6 +23,8 @@ OBJS = \
 	src/known_versions.o \
 	src/prompts.o \
 	src/proposers.o \
+	src/retention.o \
+	src/rollups.o \
 	src/sanitizer_sql.o \
 	src/stats.o \
 	src/ts_sanitizer.o \

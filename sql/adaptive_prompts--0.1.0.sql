@@ -64,6 +64,52 @@ COMMENT ON COLUMN @extschema@.proposer_failures.excluded_error_codes IS
     'Codes removed from error_codes because a reported sanitizer change accounts for them (sanitizer_error_map).';
 
 -- ---------------------------------------------------------------------------
+-- Daily rollups of the log (SPEC 6; README "Retention and rollups")
+-- ---------------------------------------------------------------------------
+-- Weighted counts per UTC day x proposer x band x kind x code, folded in
+-- from the log's new rows by fold_rollups() (or the worker).  The analyses
+-- read the rollups of whole days plus the log's rows not folded yet, and
+-- give the answers of a full scan of the log.  record_work_order never
+-- touches these tables.
+CREATE TABLE @extschema@.log_rollups (
+    day               timestamptz NOT NULL,  -- midnight UTC
+    kind              text NOT NULL CHECK (kind IN ('total', 'error', 'used')),
+    code              text NOT NULL,         -- '' for total
+    proposer_name     text NOT NULL,
+    complexity_band   text NOT NULL,
+    work_orders       bigint NOT NULL,       -- logged rows
+    weight            numeric NOT NULL,      -- sum of 1/sample_rate
+    occurrence_rows   bigint NOT NULL DEFAULT 0,
+    occurrence_weight numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, kind, code, proposer_name, complexity_band)
+);
+COMMENT ON TABLE @extschema@.log_rollups IS
+    'Daily rollups of proposer_failures, folded by fold_rollups(). kind total: every logged row (code ''''); error: rows whose error_codes hold code; used: rows that used code''s enhancement (bare code or CODE@N, N > 0), with occurrence_rows/occurrence_weight those of them whose error_codes hold code. weight sums 1/sample_rate as numeric, so sums are exact.';
+
+-- The newest messages of each code, with and without its enhancement, kept
+-- by the fold so that recent_failures does not search the log.
+CREATE TABLE @extschema@.log_recent_messages (
+    error_code  text NOT NULL,
+    despite     boolean NOT NULL,   -- the work order used the code's enhancement
+    created_at  timestamptz NOT NULL,
+    log_id      bigint NOT NULL,
+    ordinality  bigint NOT NULL,
+    message     text NOT NULL,
+    PRIMARY KEY (error_code, despite, log_id, ordinality)
+);
+COMMENT ON TABLE @extschema@.log_recent_messages IS
+    'The 5 newest (created_at, then id) error_samples messages per error code and despite (whether the work order used the code''s enhancement) among the folded proposer_failures rows; fold_rollups() keeps it, analyze_enhancement_effectiveness() reads it for recent_failures.';
+
+CREATE TABLE @extschema@.log_rollup_state (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    folded_through bigint NOT NULL DEFAULT 0,
+    next_bound     bigint NOT NULL DEFAULT 0,
+    folded_at      timestamptz
+);
+COMMENT ON TABLE @extschema@.log_rollup_state IS
+    'Watermark of the rollups: every proposer_failures row with id <= folded_through is in log_rollups, no other. next_bound is the highest id that was final (no transaction could still insert a lower one) when the last fold ended; the next fold folds up to it. No row: nothing folded yet (the first fold creates it).';
+
+-- ---------------------------------------------------------------------------
 -- Rolling windows: a ring of window_size slots per (proposer, band)
 -- ---------------------------------------------------------------------------
 -- Slots are updated in place.  Only the key columns are indexed, so every
@@ -468,6 +514,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.prompt_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.prompt_enhancements', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.enhancement_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.proposer_frequent_codes', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollups', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollup_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_recent_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_runs', '');
@@ -1105,6 +1154,24 @@ SELECT metric, value::float8, target::float8, met, detail FROM report ORDER BY o
 $$;
 COMMENT ON FUNCTION @extschema@.validation_report(timestamptz) IS
     'The notes'' Phase 3 metrics and the learning loop''s own over the period from since (NULL: everything): TS1443 reduction (first vs last quarter, sanitizer-fixed ones apart), success rate in the 0.3-0.4 band, threshold promotions and decisions, storage bytes per 1,000 work orders, window stability, enhancements created/approved/promoted/rolled back/rejected, and per code whose enhancement went live the reduction of its weighted rate per work order. One row per metric: value, target, met (NULL when it has no target or no data), detail.';
+
+-- Retention and rollups -------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fold_rollups()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ap_fold_rollups'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.fold_rollups() IS
+    'Fold the logged work orders not yet in log_rollups into them, exactly once (the rows and the watermark change in one transaction), and return how many rows were folded. A row is folded by the second fold after it committed; the analyses read the rows not folded yet from the log, so their answers never wait for a fold. Run by the worker, or from pg_cron with purge_log().';
+
+CREATE FUNCTION @extschema@.purge_log(batch_size integer DEFAULT 10000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ap_purge_log'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.purge_log(integer) IS
+    'Delete up to batch_size proposer_failures rows older than adaptive_prompts.log_retention (0: keep forever) and the log_rollups days that ended before then; returns how many log rows. Never deletes a row not yet folded into the rollups, nor one logged since the start of a running or watched A/B test or threshold experiment. Run by the worker, or from pg_cron after fold_rollups().';
 
 -- ---------------------------------------------------------------------------
 -- record_work_order skips the experiment and A/B lookups while nothing is

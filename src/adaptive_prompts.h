@@ -22,6 +22,7 @@ extern int	ap_window_size;
 extern double ap_default_threshold;
 extern bool ap_auto_register_proposers;
 extern int	ap_work_order_retention;	/* seconds */
+extern int	ap_log_retention;	/* seconds; 0 keeps the log forever */
 extern int	ap_max_enhancements;
 extern double ap_ab_alpha;
 extern int	ap_ab_sample_size;
@@ -98,6 +99,9 @@ extern bool worker_status_snapshot(int *pid, char *state, int state_len,
 								   int64 *last_error_at);
 extern void ap_set_actor(const char *actor);
 extern void ap_use_extension_schema(Oid schema);
+
+/* Default of adaptive_prompts.log_retention: longer than any analysis window in use. */
+#define AP_DEFAULT_LOG_RETENTION_SECS (90 * 24 * 3600)
 
 /* Values of adaptive_prompts.decision_rule. */
 typedef enum DecisionRule
@@ -287,6 +291,9 @@ extern void experiment_count_work_order(const WorkOrderFacts *facts,
 
 /* A/B tests of prompt and enhancement versions (ab_tests.c). */
 extern void ab_count_work_order(const WorkOrderFacts *facts);
+
+/* The ledger purge, for the background worker (work_orders.c). */
+extern uint64 work_orders_purge_ledger(int batch_size);
 
 /* Proposers (proposers.c). */
 extern bool proposer_ensure_registered(text *proposer);

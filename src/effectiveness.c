@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "prompts.h"
+#include "retention.h"
 
 PG_FUNCTION_INFO_V1(ap_refresh_enhancement_stats);
 PG_FUNCTION_INFO_V1(ap_analyze_enhancement_effectiveness);
@@ -32,70 +33,88 @@ PG_FUNCTION_INFO_V1(ap_get_common_unaddressed_errors);
 /* Frequent codes kept per proposer for build_enhanced_prompt(NULL codes). */
 #define FREQUENT_CODES_PER_PROPOSER 20
 
-/* Recent error messages returned per enhancement. */
-#define RECENT_FAILURES 5
-
-/*
- * The codes whose enhancement a logged row used, one row per (row, code):
- * the bare code or CODE@N with N > 0.
- */
-#define USED_CODES_LATERAL \
-	" LATERAL (SELECT DISTINCT pg_catalog.split_part(t.token, '@', 1) AS code" \
-	"          FROM pg_catalog.unnest(f.prompt_enhancements_used) AS t (token)" \
-	"          WHERE pg_catalog.strpos(t.token, '@') = 0" \
-	"             OR pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]') u"
-
-static ApPlan times_used_plan = AP_PLAN(
-	"WITH usage AS ("
-	"  SELECT u.code, pg_catalog.sum(1.0 / f.sample_rate) AS weight"
-	"  FROM @extschema@.proposer_failures f," USED_CODES_LATERAL
-	"  WHERE f.prompt_enhancements_used <> '{}'"
-	"  GROUP BY u.code),"
+static ApPlan times_used_plan = AP_PLAN_CUSTOM(
+	"WITH tail AS MATERIALIZED (" LOG_TAIL_COLUMNS " WHERE f.id > $1),"
+	" usage AS ("
+	"  SELECT code, pg_catalog.sum(weight) AS weight FROM ("
+	"   SELECT u.code, pg_catalog.sum(f.weight) AS weight"
+	"   FROM tail f," USED_CODES_LATERAL
+	"   WHERE f.prompt_enhancements_used <> '{}'"
+	"   GROUP BY u.code"
+	"   UNION ALL"
+	"   SELECT r.code, pg_catalog.sum(r.weight) FROM @extschema@.log_rollups r"
+	"   WHERE r.kind = 'used' GROUP BY r.code) x"
+	"  GROUP BY code),"
 	" counts AS ("
 	"  SELECT e.error_code, coalesce(pg_catalog.round(usage.weight), 0)::pg_catalog.int8 AS times_used"
 	"  FROM @extschema@.prompt_enhancements e LEFT JOIN usage ON usage.code = e.error_code)"
 	" UPDATE @extschema@.prompt_enhancements e SET times_used = counts.times_used"
 	" FROM counts WHERE counts.error_code = e.error_code"
-	" AND e.times_used IS DISTINCT FROM counts.times_used");
+	" AND e.times_used IS DISTINCT FROM counts.times_used",
+	INT8OID);
 
 static ApPlan clear_frequent_plan = AP_PLAN(
 	"DELETE FROM @extschema@.proposer_frequent_codes");
 
-static ApPlan fill_frequent_plan = AP_PLAN(
-	"INSERT INTO @extschema@.proposer_frequent_codes"
+#define FREQUENT_WINDOW "interval '30 days'"
+
+static ApPlan fill_frequent_plan = AP_PLAN_CUSTOM(
+	"WITH tail AS MATERIALIZED (" LOG_TAIL(FREQUENT_WINDOW, "$2") "),"
+	" counts AS ("
+	"  SELECT proposer_name, code, pg_catalog.sum(weight) AS weight FROM ("
+	"   SELECT f.proposer_name, c.code, pg_catalog.sum(f.weight) AS weight"
+	"   FROM tail f," ERROR_CODES_LATERAL
+	"   GROUP BY f.proposer_name, c.code"
+	"   UNION ALL"
+	"   SELECT r.proposer_name, r.code, pg_catalog.sum(r.weight) FROM @extschema@.log_rollups r"
+	"   WHERE r.kind = 'error' AND r.day >= " FIRST_FULL_DAY(FREQUENT_WINDOW)
+	"   GROUP BY r.proposer_name, r.code) x"
+	"  GROUP BY proposer_name, code)"
+	" INSERT INTO @extschema@.proposer_frequent_codes"
 	" (proposer_name, error_code, occurrence_count)"
 	" SELECT proposer_name, code, pg_catalog.round(weight)::pg_catalog.int8"
-	" FROM (SELECT f.proposer_name, c.code, pg_catalog.sum(1.0 / f.sample_rate) AS weight,"
-	"        pg_catalog.row_number() OVER (PARTITION BY f.proposer_name"
-	"          ORDER BY pg_catalog.sum(1.0 / f.sample_rate) DESC, c.code COLLATE pg_catalog.\"C\") AS rank"
-	"       FROM @extschema@.proposer_failures f,"
-	"        LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
-	"       WHERE f.created_at > pg_catalog.now() - interval '30 days'"
-	"       GROUP BY f.proposer_name, c.code) ranked"
+	" FROM (SELECT proposer_name, code, weight,"
+	"        pg_catalog.row_number() OVER (PARTITION BY proposer_name"
+	"          ORDER BY weight DESC, code COLLATE pg_catalog.\"C\") AS rank"
+	"       FROM counts) ranked"
 	" WHERE rank <= $1",
-	INT4OID);
+	INT4OID, INT8OID);
 
 /*
  * Per live enhancement: weighted work orders and occurrences of its code
- * with and without it, in the window.  Row counts decide whether there is
- * data (weights are floats; their differences are not exact zeros).
+ * with and without it, in the window, from the rollups of whole days and
+ * the log's tail.  Row counts decide whether there is data.
  */
-static ApPlan effectiveness_plan = AP_PLAN(
-	"WITH w AS MATERIALIZED ("
-	"  SELECT f.id, f.created_at, 1.0::pg_catalog.float8 / f.sample_rate AS weight,"
-	"   f.error_codes, f.prompt_enhancements_used"
-	"  FROM @extschema@.proposer_failures f WHERE f.created_at > pg_catalog.now() - $1),"
-	" total AS (SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(weight), 0) AS weight FROM w),"
+static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
+	"WITH tail AS MATERIALIZED (" LOG_TAIL("$1", "$3") "),"
+	" roll AS MATERIALIZED ("
+	"  SELECT r.kind, r.code, pg_catalog.sum(r.work_orders) AS n, pg_catalog.sum(r.weight) AS weight,"
+	"   pg_catalog.sum(r.occurrence_rows) AS occurrence_n,"
+	"   pg_catalog.sum(r.occurrence_weight) AS occurrences"
+	"  FROM @extschema@.log_rollups r WHERE r.day >= " FIRST_FULL_DAY("$1")
+	"  GROUP BY r.kind, r.code),"
+	" total AS ("
+	"  SELECT pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight FROM ("
+	"   SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(weight), 0) AS weight FROM tail"
+	"   UNION ALL SELECT n, weight FROM roll WHERE kind = 'total') x),"
 	" usage AS ("
-	"  SELECT u.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight,"
-	"   pg_catalog.count(*) FILTER (WHERE u.code = ANY (f.error_codes)) AS occurrence_n,"
-	"   coalesce(pg_catalog.sum(f.weight) FILTER (WHERE u.code = ANY (f.error_codes)), 0) AS occurrences"
-	"  FROM w f," USED_CODES_LATERAL
-	"  GROUP BY u.code),"
+	"  SELECT code, pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight,"
+	"   pg_catalog.sum(occurrence_n) AS occurrence_n, pg_catalog.sum(occurrences) AS occurrences"
+	"  FROM ("
+	"   SELECT u.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight,"
+	"    pg_catalog.count(*) FILTER (WHERE u.code = ANY (f.error_codes)) AS occurrence_n,"
+	"    coalesce(pg_catalog.sum(f.weight) FILTER (WHERE u.code = ANY (f.error_codes)), 0) AS occurrences"
+	"   FROM tail f," USED_CODES_LATERAL
+	"   GROUP BY u.code"
+	"   UNION ALL SELECT code, n, weight, occurrence_n, occurrences FROM roll WHERE kind = 'used') x"
+	"  GROUP BY code),"
 	" occurrence AS ("
-	"  SELECT c.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight"
-	"  FROM w f, LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
-	"  GROUP BY c.code)"
+	"  SELECT code, pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight FROM ("
+	"   SELECT c.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight"
+	"   FROM tail f," ERROR_CODES_LATERAL
+	"   GROUP BY c.code"
+	"   UNION ALL SELECT code, n, weight FROM roll WHERE kind = 'error') x"
+	"  GROUP BY code)"
 	" SELECT e.error_code, e.enhancement_text,"
 	"  coalesce(pg_catalog.round(u.weight), 0)::pg_catalog.int8,"
 	"  CASE WHEN u.n > 0 AND total.n - u.n > 0"
@@ -103,42 +122,47 @@ static ApPlan effectiveness_plan = AP_PLAN(
 	"   THEN (1.0 - (u.occurrences / u.weight)"
 	"        / ((o.weight - u.occurrences) / (total.weight - u.weight)))::pg_catalog.float8 END,"
 	"  ARRAY(SELECT s.message FROM ("
-	"    SELECT m.value ->> 'message' AS message,"
-	"     EXISTS (SELECT 1 FROM pg_catalog.unnest(r.prompt_enhancements_used) AS t (token)"
-	"             WHERE t.token = e.error_code"
-	"                OR (pg_catalog.split_part(t.token, '@', 1) = e.error_code"
-	"                    AND pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]')) AS despite,"
-	"     r.created_at, r.id, m.ordinality"
-	"    FROM @extschema@.proposer_failures r,"
-	"     pg_catalog.jsonb_array_elements(r.error_samples) WITH ORDINALITY AS m (value, ordinality)"
-	"    WHERE r.created_at > pg_catalog.now() - $1 AND e.error_code = ANY (r.error_codes)"
-	"     AND pg_catalog.jsonb_typeof(m.value) = 'object'"
-	"     AND m.value ->> 'code' = e.error_code AND m.value ->> 'message' IS NOT NULL"
-	"    ORDER BY despite DESC, r.created_at DESC, r.id DESC, m.ordinality"
-	"    LIMIT $2) s)"
+	"    SELECT m.despite, m.created_at, m.log_id, m.ordinality, m.message"
+	"    FROM @extschema@.log_recent_messages m"
+	"    WHERE m.error_code = e.error_code AND m.created_at > pg_catalog.now() - $1"
+	"    UNION ALL"
+	"    SELECT" USED_ENHANCEMENT_OF("e.error_code") ", r.created_at, r.id, x.ordinality,"
+	"     x.value ->> 'message'"
+	"    FROM @extschema@.proposer_failures r," ROW_MESSAGES
+	"    WHERE r.id > $3 AND r.created_at > pg_catalog.now() - $1"
+	"     AND e.error_code = ANY (r.error_codes) AND x.value ->> 'code' = e.error_code"
+	"     AND" ROW_MESSAGE_OK ") s"
+	"   ORDER BY s.despite DESC, s.created_at DESC, s.log_id DESC, s.ordinality LIMIT $2)"
 	" FROM @extschema@.prompt_enhancements e"
 	" CROSS JOIN total"
 	" LEFT JOIN usage u ON u.code = e.error_code"
 	" LEFT JOIN occurrence o ON o.code = e.error_code"
 	" WHERE e.active"
 	" ORDER BY e.error_code COLLATE pg_catalog.\"C\"",
-	INTERVALOID, INT4OID);
+	INTERVALOID, INT4OID, INT8OID);
 
-static ApPlan unaddressed_plan = AP_PLAN(
-	"SELECT c.code, pg_catalog.count(*) AS occurrence_count"
-	" FROM @extschema@.proposer_failures f,"
-	"  LATERAL (SELECT DISTINCT x.code FROM pg_catalog.unnest(f.error_codes) AS x (code)) c"
-	" WHERE f.created_at > pg_catalog.now() - $1"
-	" GROUP BY c.code"
-	" HAVING pg_catalog.count(*) >= $2"
+static ApPlan unaddressed_plan = AP_PLAN_CUSTOM(
+	"WITH tail AS MATERIALIZED (" LOG_TAIL("$1", "$3") "),"
+	" counts AS ("
+	"  SELECT code, pg_catalog.sum(n)::pg_catalog.int8 AS occurrence_count FROM ("
+	"   SELECT c.code, pg_catalog.count(*) AS n"
+	"   FROM tail f," ERROR_CODES_LATERAL
+	"   GROUP BY c.code"
+	"   UNION ALL"
+	"   SELECT r.code, pg_catalog.sum(r.work_orders) FROM @extschema@.log_rollups r"
+	"   WHERE r.kind = 'error' AND r.day >= " FIRST_FULL_DAY("$1")
+	"   GROUP BY r.code) x"
+	"  GROUP BY code)"
+	" SELECT c.code, c.occurrence_count FROM counts c"
+	" WHERE c.occurrence_count >= $2"
 	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.prompt_enhancements e"
 	"                  WHERE e.error_code = c.code AND e.active)"
 	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.enhancement_versions v"
 	"                  WHERE v.error_code = c.code AND v.status IN ('pending_approval', 'testing'))"
 	"  AND NOT EXISTS (SELECT 1 FROM @extschema@.improvement_jobs j"
 	"                  WHERE j.error_code = c.code AND j.status IN ('queued', 'running'))"
-	" ORDER BY occurrence_count DESC, c.code COLLATE pg_catalog.\"C\"",
-	INTERVALOID, INT8OID);
+	" ORDER BY c.occurrence_count DESC, c.code COLLATE pg_catalog.\"C\"",
+	INTERVALOID, INT8OID, INT8OID);
 
 /*
  * A required interval between zero and AP_MAX_ANALYSIS_WINDOW, so that
@@ -173,8 +197,9 @@ require_window(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * Run a read-only query and put each of its rows, whose columns are those
- * of tupdesc, into a function's result set.
+ * Run a read-only query, with the rollups' watermark as values[2], and put
+ * each of its rows, whose columns are those of tupdesc, into a function's
+ * result set.
  */
 static void
 store_query_rows(ApPlan *plan, Datum *values, Tuplestorestate *store,
@@ -187,6 +212,8 @@ store_query_rows(ApPlan *plan, Datum *values, Tuplestorestate *store,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* Read-only: the watermark and the rollups are read in one snapshot. */
+	values[2] = Int64GetDatum(rollups_watermark(false));
 	ap_execute(plan, values, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -208,13 +235,15 @@ store_query_rows(ApPlan *plan, Datum *values, Tuplestorestate *store,
 Datum
 ap_refresh_enhancement_stats(PG_FUNCTION_ARGS)
 {
-	Datum		values[1];
+	Datum		values[2];
 	uint64		frequent;
 
 	AP_ENTER();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ap_execute(&times_used_plan, NULL, NULL, false, 0);
+	/* No fold may move the watermark between these statements. */
+	values[1] = Int64GetDatum(rollups_watermark(true));
+	ap_execute(&times_used_plan, &values[1], NULL, false, 0);
 	ap_execute(&clear_frequent_plan, NULL, NULL, false, 0);
 	values[0] = Int32GetDatum(FREQUENT_CODES_PER_PROPOSER);
 	ap_execute(&fill_frequent_plan, values, NULL, false, 0);
@@ -235,13 +264,13 @@ ap_refresh_enhancement_stats(PG_FUNCTION_ARGS)
 Datum
 ap_analyze_enhancement_effectiveness(PG_FUNCTION_ARGS)
 {
-	Datum		values[2];
+	Datum		values[3];
 	Tuplestorestate *store;
 	TupleDesc	tupdesc;
 
 	AP_ENTER();
 	values[0] = require_window(fcinfo, 0, "since");
-	values[1] = Int32GetDatum(RECENT_FAILURES);
+	values[1] = Int32GetDatum(RECENT_MESSAGES_KEPT);
 	store = prompts_begin_srf(fcinfo, &tupdesc);
 
 	store_query_rows(&effectiveness_plan, values, store, tupdesc);
@@ -257,7 +286,7 @@ ap_analyze_enhancement_effectiveness(PG_FUNCTION_ARGS)
 Datum
 ap_get_common_unaddressed_errors(PG_FUNCTION_ARGS)
 {
-	Datum		values[2];
+	Datum		values[3];
 	Tuplestorestate *store;
 	TupleDesc	tupdesc;
 

@@ -27,6 +27,7 @@ int			ap_window_size = 50;
 double		ap_default_threshold = 0.3;
 bool		ap_auto_register_proposers = true;
 int			ap_work_order_retention = 7 * 24 * 3600;
+int			ap_log_retention = AP_DEFAULT_LOG_RETENTION_SECS;
 int			ap_max_enhancements = 5;
 double		ap_ab_alpha = 0.05;
 int			ap_ab_sample_size = 30;
@@ -297,6 +298,14 @@ _PG_init(void)
 							"Ledger rows older than this are purged in batches.",
 							&ap_work_order_retention,
 							7 * 24 * 3600, 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("adaptive_prompts.log_retention",
+							"How long logged work orders are kept in proposer_failures; 0 keeps them forever.",
+							"Older rows are purged in batches by the worker or purge_log(), never before they are folded into the rollups or while an open test or experiment started before them.",
+							&ap_log_retention,
+							AP_DEFAULT_LOG_RETENTION_SECS, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 

@@ -29,6 +29,7 @@
 #endif
 
 #include "adaptive_prompts.h"
+#include "retention.h"
 
 PG_FUNCTION_INFO_V1(ap_complexity_band);
 PG_FUNCTION_INFO_V1(ap_record_work_order);
@@ -382,9 +383,6 @@ sampling_draw(text *work_order_id)
 }
 
 /*
- * Delete a batch of ledger rows older than work_order_retention.
- */
-/*
  * Ledger rows recorded before this time have expired.
  */
 static TimestampTz
@@ -394,6 +392,9 @@ ledger_cutoff(void)
 		(TimestampTz) ap_work_order_retention * USECS_PER_SEC;
 }
 
+/*
+ * Delete a batch of ledger rows older than work_order_retention.
+ */
 static uint64
 ledger_purge(int batch_size)
 {
@@ -403,6 +404,16 @@ ledger_purge(int batch_size)
 	values[1] = Int32GetDatum(batch_size);
 	ap_execute(&ledger_purge_plan, values, NULL, false, 0);
 	return SPI_processed;
+}
+
+/*
+ * The same for the background worker, inside its transaction and SPI
+ * connection.
+ */
+uint64
+work_orders_purge_ledger(int batch_size)
+{
+	return ledger_purge(batch_size);
 }
 
 /*
@@ -697,7 +708,8 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 		ap_execute(&log_insert_plan, values, nulls, false, 0);
 	}
 
-	if (++calls_since_purge >= LEDGER_PURGE_EVERY)
+	/* The worker purges when it runs; this is the fallback without it. */
+	if (++calls_since_purge >= LEDGER_PURGE_EVERY && !ap_worker_is_running())
 	{
 		TimestampTz now = GetCurrentTransactionStartTimestamp();
 

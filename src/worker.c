@@ -73,6 +73,7 @@
 #include "utils/timestamp.h"
 
 #include "adaptive_prompts.h"
+#include "retention.h"
 #include "http_client.h"
 #include "improvement.h"
 
@@ -101,6 +102,7 @@ typedef struct WorkerShared
 {
 	slock_t		mutex;
 	pid_t		pid;
+	Oid			database_id;	/* the database it serves, once connected */
 	Latch	   *latch;
 	char		state[WORKER_STATE_LEN];
 	char		last_error[WORKER_ERROR_LEN];
@@ -556,7 +558,42 @@ worker_run(const char *what, void (*fn) (void *), void *arg)
 	return result;
 }
 
+/*
+ * Whether the worker is running and serves this backend's database: then it
+ * purges the ledger and the log, and record_work_order need not.
+ */
+bool
+ap_worker_is_running(void)
+{
+	bool		running;
+
+	if (worker_shared == NULL)
+		return false;
+	SpinLockAcquire(&worker_shared->mutex);
+	running = worker_shared->pid != 0 && worker_shared->database_id == MyDatabaseId;
+	SpinLockRelease(&worker_shared->mutex);
+	return running;
+}
+
 /* Maintenance ------------------------------------------------------------ */
+
+/* Rows the worker purges from the log and from the ledger per cycle. */
+#define WORKER_PURGE_BATCH 10000
+
+static void
+fold_rollups_unit(void *arg)
+{
+	(void) arg;
+	(void) rollups_fold();
+}
+
+static void
+purge_unit(void *arg)
+{
+	(void) arg;
+	(void) retention_purge_batch(WORKER_PURGE_BATCH);
+	(void) work_orders_purge_ledger(WORKER_PURGE_BATCH);
+}
 
 static void
 refresh_stats_unit(void *arg)
@@ -597,6 +634,13 @@ worker_maintenance(void)
 	}
 	if (served_extension == InvalidOid)
 		return;
+	/*
+	 * Fold the log's new rows into the daily rollups and purge what expired,
+	 * each in its own transaction (a fold ends holding a lock on the log
+	 * until it commits).
+	 */
+	worker_run("folding the log into the rollups", fold_rollups_unit, NULL);
+	worker_run("purging expired log and ledger rows", purge_unit, NULL);
 	if (ap_failure_trigger > 0)
 		worker_run("checking the failure trigger", failure_trigger_unit, NULL);
 	if (now >= next_effectiveness_check)
@@ -963,6 +1007,7 @@ ap_worker_main(Datum main_arg)
 	before_shmem_exit(worker_on_exit, (Datum) 0);
 	SpinLockAcquire(&worker_shared->mutex);
 	worker_shared->pid = MyProcPid;
+	worker_shared->database_id = MyDatabaseId;
 	worker_shared->latch = MyLatch;
 	SpinLockRelease(&worker_shared->mutex);
 	set_state("starting", false);

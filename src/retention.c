@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *	  Retention of the work-order log: purge_log() and the batch the
+ *	  background worker runs each cycle.
+ *
+ * The log is one plain table, not partitioned: its identity key stays a
+ * single primary key, pg_dump dumps and restores it as one table with its
+ * sequence, and record_work_order inserts into one relation.  Expired rows
+ * are deleted in small ctid batches (as the ledger purge does), which
+ * autovacuum then reclaims; at a steady rate the table stays the same size.
+ *
+ * A row is never purged while something may still need it:
+ *	- rows not folded into log_rollups yet (the rollups keep their counts);
+ *	- rows logged since the start of a running or watched A/B test or
+ *	  threshold experiment (the cutoff moves back to the oldest such start).
+ * log_rollups days that ended before the same cutoff go too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
+
+#include "adaptive_prompts.h"
+#include "retention.h"
+
+PG_FUNCTION_INFO_V1(ap_purge_log);
+
+/*
+ * The cutoff: the retention's, or earlier when an open test or experiment
+ * started earlier; and the rollups' watermark.
+ */
+static ApPlan cutoff_plan = AP_PLAN(
+	"SELECT LEAST($1,"
+	"  (SELECT pg_catalog.min(t.started_at) FROM @extschema@.ab_tests t"
+	"   WHERE t.status IN ('running', 'watching')),"
+	"  (SELECT pg_catalog.min(x.started_at) FROM @extschema@.threshold_experiments x"
+	"   WHERE x.status = 'running' OR x.watching)),"
+	" coalesce((SELECT s.folded_through FROM @extschema@.log_rollup_state s), 0)",
+	TIMESTAMPTZOID);
+
+/* Planned for each cutoff, so that the BRIN index serves it. */
+static ApPlan log_purge_plan = AP_PLAN_CUSTOM(
+	"DELETE FROM @extschema@.proposer_failures WHERE ctid = ANY (ARRAY("
+	" SELECT ctid FROM @extschema@.proposer_failures"
+	" WHERE created_at < $1 AND id <= $2"
+	" LIMIT $3 FOR UPDATE SKIP LOCKED))",
+	TIMESTAMPTZOID, INT8OID, INT4OID);
+
+static ApPlan rollups_purge_plan = AP_PLAN_CUSTOM(
+	"DELETE FROM @extschema@.log_rollups WHERE day <= $1 - interval '1 day'",
+	TIMESTAMPTZOID);
+
+static ApPlan messages_purge_plan = AP_PLAN(
+	"DELETE FROM @extschema@.log_recent_messages WHERE created_at < $1",
+	TIMESTAMPTZOID);
+
+/*
+ * Delete up to batch_size expired log rows and the rollup days that ended
+ * before the cutoff.  Runs in the caller's transaction and SPI connection.
+ */
+uint64
+retention_purge_batch(int batch_size)
+{
+	TimestampTz cutoff;
+	int64		watermark;
+	bool		isnull;
+	Datum		values[3];
+	uint64		deleted;
+
+	if (ap_log_retention <= 0)
+		return 0;
+
+	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() -
+									(TimestampTz) ap_log_retention * USECS_PER_SEC);
+	ap_execute(&cutoff_plan, values, NULL, false, 0);
+	cutoff = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	watermark = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 2, &isnull));
+
+	values[0] = TimestampTzGetDatum(cutoff);
+	values[1] = Int64GetDatum(watermark);
+	values[2] = Int32GetDatum(batch_size);
+	ap_execute(&log_purge_plan, values, NULL, false, 0);
+	deleted = SPI_processed;
+
+	ap_execute(&rollups_purge_plan, values, NULL, false, 0);
+	ap_execute(&messages_purge_plan, values, NULL, false, 0);
+	return deleted;
+}
+
+/*
+ * purge_log(batch_size int) returns bigint: delete up to batch_size log
+ * rows older than adaptive_prompts.log_retention that nothing needs.
+ */
+Datum
+ap_purge_log(PG_FUNCTION_ARGS)
+{
+	int32		batch_size;
+	uint64		deleted;
+
+	AP_ENTER();
+	ap_require_writable("purge_log()");
+	batch_size = ap_require_count(fcinfo, 0, "batch_size");
+	if (batch_size < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("batch_size must be at least 1")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	deleted = retention_purge_batch(batch_size);
+	SPI_finish();
+	PG_RETURN_INT64((int64) deleted);
+}
