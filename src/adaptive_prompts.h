@@ -218,6 +218,9 @@ extern double ap_require_fraction(FunctionCallInfo fcinfo, int argno,
 extern void ap_check_fraction(double value, const char *argname);
 extern int32 ap_require_count(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
+extern int32 ap_require_batch_size(FunctionCallInfo fcinfo, int argno,
+									const char *argname);
+extern Oid	ap_find_extension(Oid *schema);
 extern bool ap_require_bool(FunctionCallInfo fcinfo, int argno,
 							const char *argname);
 

@@ -96,16 +96,17 @@ set_current_schema(Oid schema)
 static const char *current_actor = NULL;
 
 /*
- * Look up the schema of the installed extension in pg_extension.
+ * The installed extension's OID and schema, from pg_extension; InvalidOid
+ * when it is not installed in this database.
  */
-static Oid
-lookup_extension_schema(void)
+Oid
+ap_find_extension(Oid *schema)
 {
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	Oid			result = InvalidOid;
+	Oid			extension = InvalidOid;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
@@ -113,15 +114,30 @@ lookup_extension_schema(void)
 	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))
-		result = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	{
+		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tuple);
+
+		extension = form->oid;
+		*schema = form->extnamespace;
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return extension;
+}
 
-	if (!OidIsValid(result))
+/*
+ * The schema of the installed extension; an error when it is not installed.
+ */
+static Oid
+lookup_extension_schema(void)
+{
+	Oid			schema = InvalidOid;
+
+	if (!OidIsValid(ap_find_extension(&schema)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"adaptive_prompts\" is not installed in this database")));
-	return result;
+	return schema;
 }
 
 /*
@@ -447,6 +463,21 @@ ap_require_count(FunctionCallInfo fcinfo, int argno, const char *argname)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s must not be negative", argname),
 				 errdetail("The value given was %d.", value)));
+	return value;
+}
+
+/*
+ * A required batch size of at least 1.
+ */
+int32
+ap_require_batch_size(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	int32		value = ap_require_count(fcinfo, argno, argname);
+
+	if (value < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be at least 1", argname)));
 	return value;
 }
 

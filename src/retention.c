@@ -105,11 +105,7 @@ ap_purge_log(PG_FUNCTION_ARGS)
 
 	AP_ENTER();
 	ap_require_writable("purge_log()");
-	batch_size = ap_require_count(fcinfo, 0, "batch_size");
-	if (batch_size < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("batch_size must be at least 1")));
+	batch_size = ap_require_batch_size(fcinfo, 0, "batch_size");
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

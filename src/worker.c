@@ -416,36 +416,6 @@ worker_on_exit(int code, Datum arg)
 }
 
 /*
- * The installed extension's OID and schema; InvalidOid when it is not
- * installed.
- */
-static Oid
-find_extension(Oid *schema)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid			extension = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("adaptive_prompts"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-	{
-		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tuple);
-
-		extension = form->oid;
-		*schema = form->extnamespace;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return extension;
-}
-
-/*
  * Start a transaction for one unit of work and look the extension up.
  * Returns false (the transaction stays open: call worker_end) when the
  * extension is not installed; logs that once.  A new extension (created
@@ -465,7 +435,7 @@ worker_begin(const char *what)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, what);
 
-	extension = find_extension(&schema);
+	extension = ap_find_extension(&schema);
 	if (!OidIsValid(extension))
 	{
 		if (!logged_missing_extension)
