@@ -13,19 +13,25 @@
  * Ids are handed out by the identity sequence when a row is inserted, not
  * when it commits: when a fold runs, a transaction still in progress may
  * hold an id below the highest one visible.  So a fold only goes up to a
- * bound that was final: at its end it takes a SHARE ROW EXCLUSIVE lock on
- * the log, which waits for every transaction inserting into it, and
- * records the highest id then as next_bound; no later insert can take an
- * id at or below it (the sequence must keep CACHE 1).  The lock is held
- * from then until commit only, so inserts wait microseconds, not for the
- * fold.  A row is thus folded by the second fold after it committed; the
- * analyses read the rows above the watermark from the log.
+ * bound that was final: at its end it reads the highest visible id, then
+ * waits, as CREATE INDEX CONCURRENTLY does, for every transaction that
+ * holds a lock on the log conflicting with SHARE ROW EXCLUSIVE (every
+ * inserter: an insert takes its lock before its id) and records that id
+ * as next_bound; a row with an id at or below it was inserted by one of
+ * those transactions or is visible already (the sequence must keep CACHE
+ * 1).  It takes no lock itself, so a long transaction that inserted into
+ * the log delays the fold but never queues record_work_order's inserts
+ * behind a lock request.  A row is thus folded by the second fold after it
+ * committed; the analyses read the rows above the watermark from the log.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 
 #include "adaptive_prompts.h"
 #include "retention.h"
@@ -110,16 +116,13 @@ static ApPlan messages_prune_plan = AP_PLAN(
 	"  AND m.log_id = old.log_id AND m.ordinality = old.ordinality",
 	INT4OID);
 
-static ApPlan lock_log_plan = AP_PLAN_NO_ARGS(
-	"LOCK TABLE @extschema@.proposer_failures IN SHARE ROW EXCLUSIVE MODE");
+static ApPlan max_id_plan = AP_PLAN_NO_ARGS(
+	"SELECT coalesce(pg_catalog.max(id), 0) FROM @extschema@.proposer_failures");
 
-/* Under the lock, every id up to the highest one is final. */
 static ApPlan state_update_plan = AP_PLAN(
 	"UPDATE @extschema@.log_rollup_state SET folded_through = $1,"
-	" next_bound = (SELECT coalesce(pg_catalog.max(id), 0)"
-	"               FROM @extschema@.proposer_failures),"
-	" folded_at = pg_catalog.now()",
-	INT8OID);
+	" next_bound = $2, folded_at = pg_catalog.now()",
+	INT8OID, INT8OID);
 
 /*
  * Read a bigint column of the first row of the last query, or 0.
@@ -189,7 +192,16 @@ rollups_fold(void)
 		folded_through = bound;
 	}
 
-	ap_execute(&lock_log_plan, NULL, NULL, false, 0);
+	/* The next bound: the highest id now, once its inserters have ended. */
+	ap_execute(&max_id_plan, NULL, NULL, false, 1);
+	values[1] = Int64GetDatum(first_int8(1));
+	{
+		LOCKTAG		log_tag;
+
+		SET_LOCKTAG_RELATION(log_tag, MyDatabaseId,
+							 get_relname_relid("proposer_failures", ap_extension_schema()));
+		WaitForLockers(log_tag, ShareRowExclusiveLock, false);
+	}
 	values[0] = Int64GetDatum(folded_through);
 	ap_execute(&state_update_plan, values, NULL, false, 0);
 	return folded;

@@ -115,6 +115,10 @@ fold1=$!
 sleep 1
 kill -0 "$fold1" 2>/dev/null
 ok $? "a fold waits for a transaction that is inserting into the log"
+# It waits without a lock request of its own, so record_work_order's inserts
+# do not queue behind it.
+is "$(timeout 10 "${PSQL[@]}" -c "SET client_min_messages = warning" -c "SELECT (record_work_order('during-fold', 0.5, 2, 2)).logged" 2>&1)" t \
+	"meanwhile record_work_order still logs work orders"
 # A second fold meanwhile (without the wait it would fold past the open row).
 "${PSQL[@]}" -c "SELECT fold_rollups()" >"$WORK/fold2.out" 2>&1 &
 fold2=$!
