@@ -109,7 +109,9 @@ ap_start_cluster() {
 		log_line_prefix = '%m [%p] %q%a '
 		${AP_EXTRA_CONF:-}
 	CONF
-	ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$AP_DATA" -l "$AP_TMP/server.log" -w -t 60 start >/dev/null
+	# 9>&-: the server must not inherit the lock of ap_setup, or a cluster left
+	# running by a crashed script would hold it.
+	ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$AP_DATA" -l "$AP_TMP/server.log" -w -t 60 start >/dev/null 9>&-
 	trap ap_stop_cluster EXIT
 }
 
