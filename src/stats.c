@@ -9,6 +9,7 @@
 #include "stats.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,11 +62,12 @@ stats_normal_upper_tail(double z)
 }
 
 /*
- * One-sided pooled two-proportion z-test of H1: p_a > p_b.
+ * Pooled two-proportion z statistic of p_a against p_b; false when it is
+ * undefined (an empty arm, or a pooled rate of 0 or 1).
  */
-double
-stats_two_proportion_p(int64_t successes_a, int64_t n_a,
-					   int64_t successes_b, int64_t n_b)
+static bool
+two_proportion_z(int64_t successes_a, int64_t n_a,
+				 int64_t successes_b, int64_t n_b, double *z)
 {
 	double		p_a;
 	double		p_b;
@@ -73,17 +75,33 @@ stats_two_proportion_p(int64_t successes_a, int64_t n_a,
 	double		standard_error;
 
 	if (n_a <= 0 || n_b <= 0)
-		return 1.0;
+		return false;
 
 	p_a = (double) successes_a / (double) n_a;
 	p_b = (double) successes_b / (double) n_b;
 	pooled = (double) (successes_a + successes_b) / (double) (n_a + n_b);
 	if (pooled <= 0.0 || pooled >= 1.0)
-		return 1.0;
+		return false;
 
 	standard_error = sqrt(pooled * (1.0 - pooled) *
 						  (1.0 / (double) n_a + 1.0 / (double) n_b));
-	return stats_normal_upper_tail((p_a - p_b) / standard_error);
+	*z = (p_a - p_b) / standard_error;
+	return true;
+}
+
+/*
+ * One-sided pooled two-proportion z-test of H1: p_a > p_b (1 when the
+ * statistic is undefined).
+ */
+double
+stats_two_proportion_p(int64_t successes_a, int64_t n_a,
+					   int64_t successes_b, int64_t n_b)
+{
+	double		z;
+
+	if (!two_proportion_z(successes_a, n_a, successes_b, n_b, &z))
+		return 1.0;
+	return stats_normal_upper_tail(z);
 }
 
 /*
@@ -261,29 +279,18 @@ stats_normal_upper_quantile(double p)
 }
 
 /*
- * One-sided pooled two-proportion z statistic of H1: p_a > p_b.
+ * One-sided pooled two-proportion z statistic of H1: p_a > p_b (0 when it
+ * is undefined).
  */
 double
 stats_two_proportion_z(int64_t successes_a, int64_t n_a,
 					   int64_t successes_b, int64_t n_b)
 {
-	double		p_a;
-	double		p_b;
-	double		pooled;
-	double		standard_error;
+	double		z;
 
-	if (n_a <= 0 || n_b <= 0)
+	if (!two_proportion_z(successes_a, n_a, successes_b, n_b, &z))
 		return 0.0;
-
-	p_a = (double) successes_a / (double) n_a;
-	p_b = (double) successes_b / (double) n_b;
-	pooled = (double) (successes_a + successes_b) / (double) (n_a + n_b);
-	if (pooled <= 0.0 || pooled >= 1.0)
-		return 0.0;
-
-	standard_error = sqrt(pooled * (1.0 - pooled) *
-						  (1.0 / (double) n_a + 1.0 / (double) n_b));
-	return (p_a - p_b) / standard_error;
+	return z;
 }
 
 /*
