@@ -27,6 +27,8 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -46,10 +48,11 @@ typedef struct WindowRow
 	double		improvement_sum;
 	int64		last_seq;
 	int32		window_size;
+	ItemPointerData tid;		/* the metrics row version this call locked */
 } WindowRow;
 
 static ApPlan lock_plan = AP_PLAN(
-	"SELECT attempts, successes, improvement_sum, last_seq, window_size"
+	"SELECT attempts, successes, improvement_sum, last_seq, window_size, ctid"
 	" FROM @extschema@.proposer_success_metrics"
 	" WHERE proposer_name = $1 AND complexity_band = $2 FOR UPDATE",
 	TEXTOID, TEXTOID);
@@ -463,11 +466,13 @@ direct_replace(WindowTable *t, Relation rel, HeapTuple old_tuple,
  * Update the row of a key (and slot, for the ring) with values, directly
  * or through SPI.  old_values, when not NULL, receives what the columns
  * held (all are pass-by-value types).  Returns false when the row does not
- * exist.  The caller holds the key's metrics row lock.
+ * exist.  The caller holds the key's metrics row lock; locked_tid, when not
+ * NULL, is the row version that lock took (the metrics row), so the direct
+ * path reads it by TID instead of searching the primary key again.
  */
 static bool
 window_update(WindowTable *t, Datum *key, Datum *values, bool *nulls,
-			  Datum *old_values)
+			  Datum *old_values, ItemPointer locked_tid)
 {
 	Relation	rel = window_table_open(t);
 	bool		found;
@@ -475,8 +480,19 @@ window_update(WindowTable *t, Datum *key, Datum *values, bool *nulls,
 	if (t->direct)
 	{
 		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-		SysScanDesc scan;
-		HeapTuple	old_tuple = direct_fetch(t, rel, snapshot, key, &scan);
+		SysScanDesc scan = NULL;
+		HeapTupleData locked;
+		Buffer		buffer = InvalidBuffer;
+		HeapTuple	old_tuple = NULL;
+
+		if (locked_tid != NULL)
+		{
+			locked.t_self = *locked_tid;
+			if (heap_fetch(rel, snapshot, &locked, &buffer, false))
+				old_tuple = &locked;
+		}
+		if (old_tuple == NULL)
+			old_tuple = direct_fetch(t, rel, snapshot, key, &scan);
 
 		found = HeapTupleIsValid(old_tuple);
 		if (found)
@@ -492,7 +508,10 @@ window_update(WindowTable *t, Datum *key, Datum *values, bool *nulls,
 			}
 			direct_replace(t, rel, old_tuple, values, nulls);
 		}
-		systable_endscan(scan);
+		if (BufferIsValid(buffer))
+			ReleaseBuffer(buffer);
+		if (scan != NULL)
+			systable_endscan(scan);
 		UnregisterSnapshot(snapshot);
 		CommandCounterIncrement();
 	}
@@ -544,7 +563,7 @@ ring_replace(Datum *key, int64 seq, bool was_success, double improvement_rate,
 	values[RING_WAS_SUCCESS] = BoolGetDatum(was_success);
 	values[RING_IMPROVEMENT_RATE] = Float8GetDatum(improvement_rate);
 	values[RING_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	if (!window_update(&ring_table, key, values, nulls, old_values))
+	if (!window_update(&ring_table, key, values, nulls, old_values, NULL))
 		return false;
 	*old_success = DatumGetBool(old_values[RING_WAS_SUCCESS]);
 	*old_improvement = DatumGetFloat8(old_values[RING_IMPROVEMENT_RATE]);
@@ -574,6 +593,8 @@ window_lock(Datum *key, WindowRow *row)
 	row->improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 3, &isnull));
 	row->last_seq = DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	row->window_size = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tuple, desc, 6, &isnull)),
+					&row->tid);
 	return true;
 }
 
@@ -599,7 +620,8 @@ window_store(Datum *key, const WindowRow *row)
 	values[METRICS_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
 	/* The row is locked by this transaction: it cannot have gone away. */
-	if (!window_update(&metrics_table, key, values, nulls, NULL))
+	if (!window_update(&metrics_table, key, values, nulls, NULL,
+					   (ItemPointer) &row->tid))
 		elog(ERROR, "locked metrics row not found");
 }
 
