@@ -5,7 +5,7 @@
 #   test/run                    every test on a throwaway cluster (see README)
 
 EXTENSION = adaptive_prompts
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = adaptive_prompts
 OBJS = \
@@ -42,7 +42,8 @@ REGRESS_OPTS = --dbname=contrib_regression
 
 # PostgreSQL's headers are not -Wextra clean; reading them as system headers
 # keeps the warnings on our code only.
-PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server) \
+	-DAP_EXTVERSION='"$(EXTVERSION)"'
 # Warnings are errors in CI and the tests (test/lib.sh sets WERROR=-Werror),
 # not in users' builds: their compilers differ.
 WERROR ?=
@@ -58,7 +59,8 @@ include $(PGXS)
 
 # C unit tests of the pure cores (TAP output, run by prove in test/run).
 UNIT_CC ?= cc
-UNIT_CFLAGS = -O2 -g -std=c99 -Wall -Wextra $(WERROR) -I$(srcdir)/src
+UNIT_CFLAGS = -O2 -g -std=c99 -Wall -Wextra $(WERROR) -I$(srcdir)/src \
+	-DAP_EXTVERSION='"$(EXTVERSION)"'
 
 test/unit/stats.t: test/unit/test_stats.c test/unit/tap.h src/stats.c src/stats.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c -lm

@@ -220,7 +220,8 @@ extern int32 ap_require_count(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
 extern int32 ap_require_batch_size(FunctionCallInfo fcinfo, int argno,
 									const char *argname);
-extern Oid	ap_find_extension(Oid *schema);
+extern Oid	ap_find_extension(Oid *schema, char **version);
+extern void ap_require_extension_version(void);
 extern bool ap_require_bool(FunctionCallInfo fcinfo, int argno,
 							const char *argname);
 

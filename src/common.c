@@ -97,10 +97,11 @@ static const char *current_actor = NULL;
 
 /*
  * The installed extension's OID and schema, from pg_extension; InvalidOid
- * when it is not installed in this database.
+ * when it is not installed in this database.  *version (when not NULL)
+ * gets its version, palloc'd.
  */
 Oid
-ap_find_extension(Oid *schema)
+ap_find_extension(Oid *schema, char **version)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -119,6 +120,14 @@ ap_find_extension(Oid *schema)
 
 		extension = form->oid;
 		*schema = form->extnamespace;
+		if (version != NULL)
+		{
+			bool		isnull;
+			Datum		datum = heap_getattr(tuple, Anum_pg_extension_extversion,
+											 RelationGetDescr(rel), &isnull);
+
+			*version = isnull ? pstrdup("") : TextDatumGetCString(datum);
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -133,7 +142,7 @@ lookup_extension_schema(void)
 {
 	Oid			schema = InvalidOid;
 
-	if (!OidIsValid(ap_find_extension(&schema)))
+	if (!OidIsValid(ap_find_extension(&schema, NULL)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"adaptive_prompts\" is not installed in this database")));
@@ -214,6 +223,34 @@ ap_require_writable(const char *function_name)
 }
 
 /*
+ * Refuse to run the library's statements against the tables of another
+ * version of the extension (a new build installed, ALTER EXTENSION ...
+ * UPDATE not run yet): they would fail on a missing table or column, or
+ * worse, not fail.  Checked when plans are prepared, so once per backend
+ * and schema generation; a refusal is checked again at the next call.
+ */
+static uint32 version_checked_generation = 0;
+
+void
+ap_require_extension_version(void)
+{
+	uint32		generation = ap_schema_generation();
+	Oid			schema;
+	char	   *version = NULL;
+
+	if (version_checked_generation == generation)
+		return;
+	if (OidIsValid(ap_find_extension(&schema, &version)) &&
+		strcmp(version, AP_EXTVERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"adaptive_prompts\" is version %s in this database, but its library is version %s",
+						version, AP_EXTVERSION),
+				 errhint("Run ALTER EXTENSION adaptive_prompts UPDATE in this database.")));
+	version_checked_generation = generation;
+}
+
+/*
  * Prepare (once per backend and schema) and return a kept plan.
  */
 SPIPlanPtr
@@ -223,12 +260,15 @@ ap_plan(ApPlan *plan)
 
 	if (plan->plan == NULL || plan->schema_generation != generation)
 	{
-		const char *quoted = quote_identifier(current_schema_name);
+		const char *quoted;
 		StringInfoData sql;
 		const char *p = plan->sql;
 		const char *marker = "@extschema@";
 		size_t		marker_len = strlen(marker);
 		SPIPlanPtr	prepared;
+
+		ap_require_extension_version();
+		quoted = quote_identifier(current_schema_name);
 
 		initStringInfo(&sql);
 		while (*p)

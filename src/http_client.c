@@ -34,7 +34,7 @@
 #define FORMAT_PRINTF(f, a)
 #endif
 
-#define HTTP_USER_AGENT "adaptive_prompts/0.1.0"
+#define HTTP_USER_AGENT "adaptive_prompts/" AP_EXTVERSION
 #define HTTP_HEADER_VALUE_MAX 255
 #define HTTP_API_KEY_HEADER "x-api-key: "
 

@@ -427,6 +427,7 @@ worker_begin(const char *what)
 {
 	Oid			extension;
 	Oid			schema = InvalidOid;
+	char	   *version = NULL;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -435,13 +436,23 @@ worker_begin(const char *what)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, what);
 
-	extension = ap_find_extension(&schema);
+	extension = ap_find_extension(&schema, &version);
 	if (!OidIsValid(extension))
 	{
 		if (!logged_missing_extension)
 			ereport(LOG,
 					(errmsg("adaptive_prompts worker: the extension is not installed in database \"%s\"; waiting for CREATE EXTENSION adaptive_prompts",
 							get_database_name(MyDatabaseId))));
+		logged_missing_extension = true;
+		served_extension = InvalidOid;
+		return false;
+	}
+	if (strcmp(version, AP_EXTVERSION) != 0)
+	{
+		if (!logged_missing_extension)
+			ereport(LOG,
+					(errmsg("adaptive_prompts worker: the extension is version %s in database \"%s\" and the library %s; waiting for ALTER EXTENSION adaptive_prompts UPDATE",
+							version, get_database_name(MyDatabaseId), AP_EXTVERSION)));
 		logged_missing_extension = true;
 		served_extension = InvalidOid;
 		return false;
