@@ -200,6 +200,15 @@ extern const char *ap_extension_schema_name(void);
 extern uint32 ap_schema_generation(void);
 extern void ap_require_writable(const char *function_name);
 
+/*
+ * Counters that many backends add to (A/B tests, threshold experiments)
+ * are striped: AP_COUNTER_STRIPES rows per counter, each backend adds to
+ * the row of ap_counter_stripe() (0 .. AP_COUNTER_STRIPES - 1, from its
+ * backend slot), so concurrent callers do not wait on one row (SPEC 8).
+ */
+#define AP_COUNTER_STRIPES 16
+extern int	ap_counter_stripe(void);
+
 /* Every SQL-callable function starts with this. */
 #define AP_ENTER() ap_enter_function(fcinfo->flinfo->fn_oid)
 

@@ -20,6 +20,7 @@
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/backendid.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgroids.h"
@@ -248,6 +249,19 @@ ap_require_extension_version(void)
 						version, AP_EXTVERSION),
 				 errhint("Run ALTER EXTENSION adaptive_prompts UPDATE in this database.")));
 	version_checked_generation = generation;
+}
+
+/*
+ * The stripe of a striped counter this backend adds to.  Backend slots are
+ * small integers reused by later sessions, so at most AP_COUNTER_STRIPES
+ * concurrent sessions each have their own row.
+ */
+int
+ap_counter_stripe(void)
+{
+	int			slot = MyBackendId != InvalidBackendId ? MyBackendId : MyProcPid;
+
+	return slot % AP_COUNTER_STRIPES;
 }
 
 /*
