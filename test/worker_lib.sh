@@ -68,7 +68,7 @@ wk_write_key_file() {
 	chmod 600 "$WK_KEY_FILE"
 }
 
-wk_pg_ctl() { ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$WK_DATA" "$@"; }
+wk_pg_ctl() { ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$WK_DATA" "$@" 9>&-; }
 
 # wk_start_cluster [CONF_LINE...]: extra lines go to postgresql.conf.
 wk_start_cluster() {

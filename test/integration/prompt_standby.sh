@@ -38,7 +38,7 @@ port = $standby_port
 unix_socket_directories = '$standby_dir'
 listen_addresses = ''
 CONF
-ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/standby.log" -w -t 60 start >/dev/null
+ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$standby_dir/data" -l "$standby_dir/standby.log" -w -t 60 start >/dev/null 9>&-
 if ! ok $? "a hot standby of the cluster is running"; then
 	note <"$standby_dir/standby.log"
 	done_testing

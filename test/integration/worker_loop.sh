@@ -109,7 +109,7 @@ sb_port=$(ap_free_port)
 ap_as_owner "$AP_PG_BIN/pg_basebackup" -D "$sb" -R -X stream -c fast \
 	-h "$WK_DIR" -p "$WK_PORT" -U "$AP_CLUSTER_USER" >/dev/null 2>&1
 printf "port = %s\n" "$sb_port" >>"$sb/postgresql.conf"
-ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$sb" -l "$WK_DIR/standby.log" -w -t 60 start >/dev/null
+ap_as_owner "$AP_PG_BIN/pg_ctl" -D "$sb" -l "$WK_DIR/standby.log" -w -t 60 start >/dev/null 9>&-
 ok $? "a hot standby of the cluster starts"
 at_exit "ap_as_owner '$AP_PG_BIN/pg_ctl' -D '$sb' -m immediate -w stop >/dev/null 2>&1"
 sleep 2
