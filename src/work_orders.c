@@ -640,6 +640,22 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	/*
+	 * The worker purges when it runs; this is the fallback without it.  It
+	 * comes before the call locks anything: run after the window update, the
+	 * purge held the key's metrics row (and an A/B test's row) for its whole
+	 * duration, and every concurrent caller of that key waited for it.
+	 */
+	if (++calls_since_purge >= LEDGER_PURGE_EVERY && !ap_worker_is_running())
+	{
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+		calls_since_purge = 0;
+		if (now >= next_purge_at &&
+			ledger_purge(LEDGER_PURGE_BATCH) < LEDGER_PURGE_BATCH)
+			next_purge_at = now + LEDGER_PURGE_IDLE_USECS;
+	}
+
 	/* What the caller says it used must exist (usually answered from memory). */
 	if (prompt_version != NULL)
 		known_require_prompt_version(proposer, prompt_version);
@@ -706,17 +722,6 @@ ap_record_work_order(PG_FUNCTION_ARGS)
 		values[15] = BoolGetDatum(outcome != OUTCOME_FAILURE);
 		values[16] = Float8GetDatum(sample_rate);
 		ap_execute(&log_insert_plan, values, nulls, false, 0);
-	}
-
-	/* The worker purges when it runs; this is the fallback without it. */
-	if (++calls_since_purge >= LEDGER_PURGE_EVERY && !ap_worker_is_running())
-	{
-		TimestampTz now = GetCurrentTransactionStartTimestamp();
-
-		calls_since_purge = 0;
-		if (now >= next_purge_at &&
-			ledger_purge(LEDGER_PURGE_BATCH) < LEDGER_PURGE_BATCH)
-			next_purge_at = now + LEDGER_PURGE_IDLE_USECS;
 	}
 
 	result = make_result(fcinfo, outcome_names[outcome], logged, band,
