@@ -13,8 +13,8 @@
  * Counting does not update the experiment row (SPEC 8: no per-call update
  * of a shared row).  Each experiment has AP_COUNTER_STRIPES rows in
  * threshold_experiment_counts; a call adds to the row of its backend's
- * stripe (ap_counter_stripe()) in one statement that also reads the
- * experiment and the sums of its stripes.  Only when the rule may reach a
+ * stripe (ap_counter_stripe()), after one statement that reads the
+ * experiment and its counter rows.  Only when the rule may reach a
  * verdict on those sums does the call take the decision path: lock the
  * experiment row, check that it is still in the state the call saw, sum
  * the stripes again (a fresh snapshot after the lock) and, if the rule
@@ -146,48 +146,45 @@ typedef struct Experiment
 	"        COALESCE(pg_catalog.sum(c.watch_successes), 0)::int8 AS wk" \
 	"   FROM @extschema@.threshold_experiment_counts c WHERE c.experiment_id = x.id"
 
-/* Columns of the sums after EXPERIMENT_COLUMNS. */
+/* Columns of one counter row after EXPERIMENT_COLUMNS in find_plan. */
 enum
 {
 	COL_SUM_COUNT = COL_WATCH_BETA + 1,
 	COL_SUM_SUCCESSES,
 	COL_SUM_WATCH_COUNT,
-	COL_SUM_WATCH_SUCCESSES,
-	COL_AT_CAP,
-	COL_COUNTED
+	COL_SUM_WATCH_SUCCESSES
 };
 
 /*
- * Count one result in the proposer's running experiment, or in the watch
- * after its promotion, when the score is in the band: add it to this
- * backend's stripe ($4) and return the experiment with the sums of its
- * stripes as this statement saw them (before its own addition), whether
- * they were already at the cap (then nothing is added) and whether a
- * stripe row was updated.  One statement: when no experiment matches (the
- * usual case) it touches one index page of a small partial index and locks
- * nothing; otherwise it locks one stripe row.
+ * The proposer's open experiment whose band holds the score, once per
+ * counter row of it (the caller sums them: no aggregate to set up on the
+ * hot path), or one row with NULL counts when it has no counter rows.
+ * When nothing matches (the usual case) it touches one index page of a
+ * small partial index and locks nothing.
  */
-static ApPlan count_plan = AP_PLAN(
-	"WITH e AS ("
-	" SELECT " EXPERIMENT_COLUMNS ", s.n, s.k, s.wn, s.wk,"
-	"  CASE WHEN x.watching THEN s.wn >= x.test_sample_size"
-	"   ELSE s.n >= CASE WHEN x.decision_rule = 'sprt'"
-	"        THEN 2::int8 * x.test_sample_size ELSE x.test_sample_size END END AS at_cap"
-	"  FROM @extschema@.threshold_experiments x,"
-	"       LATERAL (" EXPERIMENT_SUMS ") s"
+static ApPlan find_plan = AP_PLAN(
+	"SELECT " EXPERIMENT_COLUMNS ", c.n, c.k, c.wn, c.wk"
+	"  FROM @extschema@.threshold_experiments x"
+	"  LEFT JOIN (SELECT experiment_id, sample_count AS n, successes AS k,"
+	"                    watch_sample_count AS wn, watch_successes AS wk"
+	"               FROM @extschema@.threshold_experiment_counts) c"
+	"    ON c.experiment_id = x.id"
 	" WHERE x.proposer_name = $1 AND (x.status = 'running' OR x.watching)"
-	"   AND $2 >= x.old_threshold AND $2 <= x.new_threshold"
-	"), u AS ("
-	" UPDATE @extschema@.threshold_experiment_counts c SET"
-	"  sample_count = c.sample_count + CASE WHEN e.watching THEN 0 ELSE 1 END,"
-	"  successes = c.successes + CASE WHEN NOT e.watching AND $3 THEN 1 ELSE 0 END,"
-	"  watch_sample_count = c.watch_sample_count + CASE WHEN e.watching THEN 1 ELSE 0 END,"
-	"  watch_successes = c.watch_successes + CASE WHEN e.watching AND $3 THEN 1 ELSE 0 END"
-	"  FROM e WHERE c.experiment_id = e.id AND c.stripe = $4 AND NOT e.at_cap"
-	"  RETURNING c.experiment_id"
-	")"
-	" SELECT e.*, EXISTS (SELECT 1 FROM u) FROM e",
-	TEXTOID, FLOAT8OID, BOOLOID, INT4OID);
+	"   AND $2 >= x.old_threshold AND $2 <= x.new_threshold",
+	TEXTOID, FLOAT8OID);
+
+/*
+ * Add one result to this backend's counter row ($2) of an experiment: to
+ * the trial's counts, or the watch's when $3.  Locks that row only.
+ */
+static ApPlan add_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiment_counts SET"
+	" sample_count = sample_count + CASE WHEN $3 THEN 0 ELSE 1 END,"
+	" successes = successes + CASE WHEN NOT $3 AND $4 THEN 1 ELSE 0 END,"
+	" watch_sample_count = watch_sample_count + CASE WHEN $3 THEN 1 ELSE 0 END,"
+	" watch_successes = watch_successes + CASE WHEN $3 AND $4 THEN 1 ELSE 0 END"
+	" WHERE experiment_id = $1 AND stripe = $2",
+	UUIDOID, INT4OID, BOOLOID, BOOLOID);
 
 /* An experiment's stripes, created with the experiment (or when missing). */
 static ApPlan stripes_insert_plan = AP_PLAN(
@@ -775,8 +772,10 @@ experiment_settle_locked(pg_uuid_t *id, const Experiment *seen,
 /*
  * Count one result of a proposer in its experiment (trial or watch) when
  * the score is in the band, and decide when the sums reach a verdict.
- * Returns false when no experiment counted it (none in the band, or its
- * sums already at the cap).  Needs an SPI connection.
+ * Two statements when an experiment's band holds the score: read the
+ * experiment and its counter rows (no lock), then add to this backend's
+ * counter row unless the sums are already at the rule's cap.  Returns
+ * false when no experiment counted it.  Needs an SPI connection.
  */
 static bool
 experiment_count(text *proposer, double score, bool was_success,
@@ -784,43 +783,75 @@ experiment_count(text *proposer, double score, bool was_success,
 {
 	Datum		values[4];
 	bool		isnull;
-	bool		at_cap;
-	bool		counted;
-	int			attempt;
+	int64		sums[4] = {0, 0, 0, 0};
+	int64		cap;
+	bool		running;
+	bool		counted = false;
+	uint64		row;
+	int			i;
 
 	values[0] = PointerGetDatum(proposer);
 	values[1] = Float8GetDatum(score);
-	values[2] = BoolGetDatum(was_success);
-	values[3] = Int32GetDatum(ap_counter_stripe());
-	for (attempt = 0;; attempt++)
+	ap_execute(&find_plan, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		return false;
+	experiment_from_tuple(0, e);
+	for (row = 0; row < SPI_processed; row++)
 	{
-		ap_execute(&count_plan, values, NULL, false, 0);
-		if (SPI_processed == 0)
-			return false;
-		if (SPI_processed > 1)
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+
+		if (row > 0 &&
+			memcmp(DatumGetUUIDP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, COL_ID, &isnull)),
+				   &e->id, sizeof(pg_uuid_t)) != 0)
 			elog(ERROR, "proposer \"%s\" has more than one open threshold experiment",
 				 text_to_cstring(proposer));
-		experiment_from_tuple(0, e);
-		experiment_apply_sums(0, COL_SUM_COUNT, e);
-		at_cap = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, COL_AT_CAP, &isnull));
-		counted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, COL_COUNTED, &isnull));
-		if (counted || at_cap || attempt > 0)
-			break;
+		for (i = 0; i < 4; i++)
+		{
+			Datum		value = SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+											  COL_SUM_COUNT + i, &isnull);
 
-		/* An experiment without stripes (a row inserted by hand): add them. */
+			if (!isnull)
+				sums[i] += DatumGetInt64(value);
+		}
+	}
+	running = (strcmp(e->status, "running") == 0);
+	if (running)
+	{
+		e->sample_count = count_of(sums[0]);
+		e->successes = count_of(sums[1]);
+		cap = strcmp(e->rule, "sprt") == 0 ? 2 * (int64) e->sample_size : e->sample_size;
+	}
+	else
+	{
+		e->watch_count = count_of(sums[2]);
+		e->watch_successes = count_of(sums[3]);
+		cap = e->sample_size;
+	}
+
+	if ((running ? sums[0] : sums[2]) < cap)
+	{
 		values[0] = UUIDPGetDatum(&e->id);
-		values[1] = Int32GetDatum(AP_COUNTER_STRIPES);
-		ap_execute(&stripes_insert_plan, values, NULL, false, 0);
-		values[0] = PointerGetDatum(proposer);
-		values[1] = Float8GetDatum(score);
+		values[1] = Int32GetDatum(ap_counter_stripe());
+		values[2] = BoolGetDatum(!running);
+		values[3] = BoolGetDatum(was_success);
+		ap_execute(&add_plan, values, NULL, false, 0);
+		if (SPI_processed == 0)
+		{
+			/* An experiment without counter rows (inserted by hand): add them. */
+			Datum		stripe_values[2];
+
+			stripe_values[0] = UUIDPGetDatum(&e->id);
+			stripe_values[1] = Int32GetDatum(AP_COUNTER_STRIPES);
+			ap_execute(&stripes_insert_plan, stripe_values, NULL, false, 0);
+			ap_execute(&add_plan, values, NULL, false, 0);
+		}
+		counted = (SPI_processed == 1);
 	}
 
 	if (counted)
 	{
 		/* The sums were read before this call's own addition. */
-		if (strcmp(e->status, "running") == 0)
+		if (running)
 		{
 			e->sample_count = count_of((int64) e->sample_count + 1);
 			e->successes = count_of((int64) e->successes + (was_success ? 1 : 0));
