@@ -146,7 +146,7 @@ typedef struct Experiment
 	"        COALESCE(pg_catalog.sum(c.watch_successes), 0)::int8 AS wk" \
 	"   FROM @extschema@.threshold_experiment_counts c WHERE c.experiment_id = x.id"
 
-/* Columns of one counter row after EXPERIMENT_COLUMNS in find_plan. */
+/* Columns after EXPERIMENT_COLUMNS: one counter row (find_plan), or the sums (open_sums_plan). */
 enum
 {
 	COL_SUM_COUNT = COL_WATCH_BETA + 1,
