@@ -370,6 +370,64 @@ COMMENT ON COLUMN @extschema@.threshold_experiments.watch_reason IS
     'How the watch after a promotion ended: kept, rolled back or aborted, with the numbers.';
 
 -- ---------------------------------------------------------------------------
+-- Striped counters of threshold experiments (issue 14): a work order in an
+-- experiment's band adds to one of its AP_COUNTER_STRIPES (16) rows, the row
+-- of the caller's backend, so concurrent callers do not wait on one row.
+-- The experiment row's count columns hold the counts a decision (or the last
+-- evaluation) was taken on; threshold_experiment_progress shows the sums.
+-- ---------------------------------------------------------------------------
+CREATE TABLE @extschema@.threshold_experiment_counts (
+    experiment_id      uuid NOT NULL
+                       REFERENCES @extschema@.threshold_experiments (id) ON DELETE CASCADE,
+    stripe             integer NOT NULL,
+    sample_count       bigint NOT NULL DEFAULT 0,
+    successes          bigint NOT NULL DEFAULT 0,
+    watch_sample_count bigint NOT NULL DEFAULT 0,
+    watch_successes    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (experiment_id, stripe)
+) WITH (fillfactor = 50);
+-- No CHECK constraints: every update of a counter row would evaluate them
+-- (a measurable part of the hot path); only the extension writes the rows.
+COMMENT ON TABLE @extschema@.threshold_experiment_counts IS
+    'Striped counters of threshold experiments: 16 rows per experiment (none for manual rows), created when it starts; each work order counted in the trial or the watch adds to the row of its backend''s stripe (HOT updates, low fillfactor). An experiment''s live counts are the sums over its rows (threshold_experiment_progress); they can exceed the counts recorded at the decision by the work orders that were in flight.';
+COMMENT ON COLUMN @extschema@.threshold_experiment_counts.stripe IS
+    'Which of the experiment''s counter rows (0 to 15): the backend slot of the counting session modulo 16.';
+COMMENT ON COLUMN @extschema@.threshold_experiment_counts.sample_count IS
+    'Work orders in the band counted by this stripe while the experiment was running.';
+COMMENT ON COLUMN @extschema@.threshold_experiment_counts.successes IS
+    'Of sample_count, the successes.';
+COMMENT ON COLUMN @extschema@.threshold_experiment_counts.watch_sample_count IS
+    'Work orders in the band counted by this stripe during the watch after a promotion.';
+COMMENT ON COLUMN @extschema@.threshold_experiment_counts.watch_successes IS
+    'Of watch_sample_count, the successes.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.current_sample_count IS
+    'Work orders counted in the trial when it was decided or aborted (or at its last evaluation while it runs); the live count is threshold_experiment_progress.sample_count.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.current_successes IS
+    'Of current_sample_count, the successes.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.current_success_rate IS
+    'current_successes / current_sample_count.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.watch_sample_count IS
+    'Work orders counted in the watch when it ended (or at its last evaluation while it runs); the live count is threshold_experiment_progress.watch_sample_count.';
+COMMENT ON COLUMN @extschema@.threshold_experiments.watch_successes IS
+    'Of watch_sample_count, the successes.';
+
+CREATE VIEW @extschema@.threshold_experiment_progress AS
+SELECT e.id AS experiment_id, e.proposer_name, e.status, e.watching,
+       e.test_sample_size,
+       COALESCE(pg_catalog.sum(c.sample_count), 0)::bigint AS sample_count,
+       COALESCE(pg_catalog.sum(c.successes), 0)::bigint AS successes,
+       pg_catalog.sum(c.successes)::float8
+           / NULLIF(pg_catalog.sum(c.sample_count), 0)::float8 AS success_rate,
+       COALESCE(pg_catalog.sum(c.watch_sample_count), 0)::bigint AS watch_sample_count,
+       COALESCE(pg_catalog.sum(c.watch_successes), 0)::bigint AS watch_successes
+  FROM @extschema@.threshold_experiments e
+  LEFT JOIN @extschema@.threshold_experiment_counts c ON c.experiment_id = e.id
+ WHERE e.status <> 'manual'
+ GROUP BY e.id;
+COMMENT ON VIEW @extschema@.threshold_experiment_progress IS
+    'Live counts of every threshold experiment (not manual rows): the sums of its striped counters. While an experiment runs or is watched these are its counts; after the decision or the end of the watch, the row''s own count columns are the counts the decision was taken on (the sums can be larger by the work orders that were in flight).';
+
+-- ---------------------------------------------------------------------------
 -- Auto-improvement: the worker's queue and the audit of runs
 -- ---------------------------------------------------------------------------
 CREATE TABLE @extschema@.improvement_runs (
@@ -519,6 +577,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_recent_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiment_counts', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sanitizer_error_map', 'WHERE NOT seeded');
@@ -685,7 +744,7 @@ AS 'MODULE_PATHNAME', 'ap_evaluate_experiment'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.evaluate_experiment(uuid) IS
-    'Apply the experiment''s rule to its current counts (decide if the rule reaches a verdict; end a complete watch) and return its status: running, promoted, rejected, aborted or rolled_back. Counting already does this on every result.';
+    'Apply the experiment''s rule to the sums of its counters (decide if the rule reaches a verdict; end a complete watch; else write the sums into the row''s count columns) and return its status: running, promoted, rejected, aborted or rolled_back. Counting usually does this; it takes a verdict that concurrent last callers missed.';
 
 CREATE FUNCTION @extschema@.abort_experiment(experiment_id uuid, reason text)
 RETURNS void
@@ -694,6 +753,14 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.abort_experiment(uuid, text) IS
     'Stop a running experiment (status aborted, threshold unchanged), or end the watch of a promoted one and restore the old threshold (status aborted). The reason and the calling role are recorded. Decided experiments cannot be aborted.';
+
+CREATE FUNCTION @extschema@.settle_threshold_experiments()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_settle_threshold_experiments'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.settle_threshold_experiments() IS
+    'Apply the rule of every running or watched threshold experiment to the sums of its counters: decide those that reach a verdict and end the watches that are over (verdicts that concurrent last callers missed), and write the sums of the others into their rows'' count columns. Returns how many were decided or ended their watch. The worker runs it every cycle; without the worker, run it from pg_cron.';
 
 CREATE FUNCTION @extschema@.route_work_order(
     complexity_score float8,

@@ -23,18 +23,21 @@ LANGUAGE sql AS $$
                              work_order_id => id)
 $$;
 
--- One experiment, without its id and timestamps.
+-- One experiment, without its id and timestamps, with its live counts
+-- (threshold_experiment_progress: the sums of its striped counters).
 CREATE FUNCTION experiment(experiment_id uuid)
 RETURNS TABLE (old_threshold float8, new_threshold float8, size integer,
                confidence float8, rule text, status text, samples integer,
                successes integer, rate numeric, watching boolean,
                watched integer, decided boolean)
 LANGUAGE sql AS $$
-    SELECT old_threshold, new_threshold, test_sample_size, confidence_threshold,
-           decision_rule, status, current_sample_count, current_successes,
-           round(current_success_rate::numeric, 3), watching,
-           watch_sample_count, decided_at IS NOT NULL
-      FROM threshold_experiments WHERE id = experiment_id
+    SELECT e.old_threshold, e.new_threshold, e.test_sample_size, e.confidence_threshold,
+           e.decision_rule, e.status, p.sample_count::integer, p.successes::integer,
+           round(p.success_rate::numeric, 3), e.watching,
+           p.watch_sample_count::integer, e.decided_at IS NOT NULL
+      FROM threshold_experiments e
+      JOIN threshold_experiment_progress p ON p.experiment_id = e.id
+     WHERE e.id = $1
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -140,5 +143,43 @@ SELECT s AS score, route_work_order(s) AS proposer
 -- the active proposer with the highest threshold takes the work.
 SELECT set_proposer_active('gpt-4o', false);
 SELECT route_work_order(0.95) AS highest_threshold_fallback;
+SELECT set_proposer_active('gpt-4o', true);
+
+-- ---------------------------------------------------------------------------
+-- 6. Striped counts: each session adds to one of the experiment's 16
+--    counter rows.  Two sessions that count the last work orders at the
+--    same time may both see the sums short of the verdict; the worker's
+--    settle_threshold_experiments() (or evaluate_experiment, or the next
+--    work order in the band) then decides, once, on the sums.
+-- ---------------------------------------------------------------------------
+SELECT propose_threshold_increase('gpt-4o-mini', 0.4, 10, 0.7) AS sixth_id \gset
+SELECT count(*) AS counters, sum(sample_count) AS counted
+  FROM threshold_experiment_counts WHERE experiment_id = :'sixth_id';
+-- What two sessions' counters hold after 10 work orders, 8 successes:
+UPDATE threshold_experiment_counts SET sample_count = 5, successes = 4
+ WHERE experiment_id = :'sixth_id' AND stripe IN (3, 7);
+SELECT status, sample_count, successes, success_rate
+  FROM threshold_experiment_progress WHERE experiment_id = :'sixth_id';
+-- The row's counts are those of the last evaluation: none yet.
+SELECT status, current_sample_count, current_successes
+  FROM threshold_experiments WHERE id = :'sixth_id';
+SELECT settle_threshold_experiments() AS settled;
+SELECT * FROM experiment(:'sixth_id');
+SELECT status, current_sample_count, current_successes, decision_reason
+  FROM threshold_experiments WHERE id = :'sixth_id';
+SELECT complexity_threshold FROM proposers WHERE name = 'gpt-4o-mini';
+-- Settled once: nothing more to do.
+SELECT settle_threshold_experiments() AS settled_again;
+SELECT decided_at AS sixth_decided_at FROM threshold_experiments WHERE id = :'sixth_id' \gset
+-- A count that was in flight at the decision lands in the trial's counters
+-- afterwards; it changes neither the decision nor its recorded counts.
+UPDATE threshold_experiment_counts SET sample_count = sample_count + 1
+ WHERE experiment_id = :'sixth_id' AND stripe = 0;
+SELECT evaluate_experiment(:'sixth_id') AS status;
+SELECT p.sample_count AS live, e.current_sample_count AS recorded,
+       e.current_successes AS recorded_successes, e.decided_at = :'sixth_decided_at' AS same_decision
+  FROM threshold_experiments e JOIN threshold_experiment_progress p ON p.experiment_id = e.id
+ WHERE e.id = :'sixth_id';
+SELECT abort_experiment(:'sixth_id', 'demo over');
 DROP FUNCTION report(float8, boolean, text);
 DROP EXTENSION adaptive_prompts;

@@ -301,6 +301,7 @@ extern bool activity_ab_tests_open(void);
 /* Threshold experiments (experiments.c). */
 extern void experiment_count_work_order(const WorkOrderFacts *facts,
 										ExperimentCount *count);
+extern int	experiments_settle_open(void);
 
 /* A/B tests of prompt and enhancement versions (ab_tests.c). */
 extern void ab_count_work_order(const WorkOrderFacts *facts);

@@ -10,31 +10,41 @@
  * that do not use record_work_order call record_experiment_result), and
  * route_work_order sends scores in the band to the proposer.
  *
- * Counting is one conditional UPDATE of the experiment row,
+ * Counting does not update the experiment row (SPEC 8: no per-call update
+ * of a shared row).  Each experiment has AP_COUNTER_STRIPES rows in
+ * threshold_experiment_counts; a call adds to the row of its backend's
+ * stripe (ap_counter_stripe()), after one statement that reads the
+ * experiment and its counter rows.  Only when the rule may reach a
+ * verdict on those sums does the call take the decision path: lock the
+ * experiment row, check that it is still in the state the call saw, sum
+ * the stripes again (a fresh snapshot after the lock) and, if the rule
+ * still reaches a verdict, decide on those sums and write them into the
+ * row's count columns.  The row lock makes the decision happen exactly
+ * once; a call that finds the row already decided does nothing more, and
+ * its count stays in the stripes (the live sums can exceed the recorded
+ * counts by the work orders that were in flight).  A call is not counted
+ * when the visible sums are already at the rule's cap (sample size, 2 x it
+ * for sprt, the watch's size); concurrent calls that all saw the sums below
+ * the cap can pass it by at most the number of work orders in flight, and
+ * the decision is taken on the sums it sees.  A verdict that no call
+ * reached (two last callers that did not see each other's counts) is
+ * taken by the next call in the band, by evaluate_experiment() or by
+ * settle_threshold_experiments(), which the worker runs every cycle.
  *
- *	 ... WHERE status = 'running' AND current_sample_count < max ... RETURNING
- *
- * so counts are exact under any number of concurrent callers (the row lock
- * serializes the callers of one experiment; READ COMMITTED re-checks the
- * condition on the newest row version), and the call whose count reaches a
- * verdict takes the decision in the same transaction: exactly once, since
- * after it the row no longer matches.  A promotion updates the proposer's
- * threshold at once and starts a watch of test_sample_size more work orders
- * in the band; a watch that shows evidence of a success rate below the
- * confidence restores the old threshold (status rolled_back).  The default
- * watch rule, sprt, is Wald's test of confidence + 0.05 against
- * confidence - 0.15 after every watched work order (a clearly worse band
- * is rolled back early), with a final count at the end calibrated exactly
- * so that the false-rollback rate at confidence + 0.05 is at most 5%;
- * below_bar (before 0.1.0) rolls back when the rate is below the
- * confidence at the end.
+ * The count columns of threshold_experiments (current_sample_count,
+ * current_successes, current_success_rate, watch_sample_count,
+ * watch_successes) hold the counts at the decision, the end of the watch,
+ * the abort or the last evaluation; threshold_experiment_progress shows
+ * the live sums.
  *
  * The rules (decision: threshold, wilson or sprt; watch: sprt or
  * below_bar) and their parameters are copied onto the row when the
  * experiment starts; decisions read them from the row.
  *
  * Lock order, the same in every function: (record_work_order's ledger and
- * metrics rows,) the experiment row, then the proposer row.
+ * metrics rows,) the stripe row, the experiment row, then the proposer row.
+ * Functions that lock the experiment row read the stripes without locking
+ * them.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,6 +67,7 @@ PG_FUNCTION_INFO_V1(ap_record_experiment_result);
 PG_FUNCTION_INFO_V1(ap_evaluate_experiment);
 PG_FUNCTION_INFO_V1(ap_abort_experiment);
 PG_FUNCTION_INFO_V1(ap_route_work_order);
+PG_FUNCTION_INFO_V1(ap_settle_threshold_experiments);
 
 /* Error rates of the sequential test (SPEC 4.3). */
 #define EXPERIMENT_SPRT_ALPHA 0.05
@@ -116,7 +127,7 @@ typedef struct Experiment
 	double		sprt_beta;
 	char		status[16];
 	bool		watching;
-	int32		sample_count;
+	int32		sample_count;	/* the row's counts, or the stripes' sums */
 	int32		successes;
 	int32		watch_count;
 	int32		watch_successes;
@@ -127,28 +138,82 @@ typedef struct Experiment
 	double		watch_beta;
 } Experiment;
 
+/* The sums of an experiment's stripes, for a row x of threshold_experiments. */
+#define EXPERIMENT_SUMS \
+	" SELECT COALESCE(pg_catalog.sum(c.sample_count), 0)::int8 AS n," \
+	"        COALESCE(pg_catalog.sum(c.successes), 0)::int8 AS k," \
+	"        COALESCE(pg_catalog.sum(c.watch_sample_count), 0)::int8 AS wn," \
+	"        COALESCE(pg_catalog.sum(c.watch_successes), 0)::int8 AS wk" \
+	"   FROM @extschema@.threshold_experiment_counts c WHERE c.experiment_id = x.id"
+
+/* Columns after EXPERIMENT_COLUMNS: one counter row (find_plan), or the sums (open_sums_plan). */
+enum
+{
+	COL_SUM_COUNT = COL_WATCH_BETA + 1,
+	COL_SUM_SUCCESSES,
+	COL_SUM_WATCH_COUNT,
+	COL_SUM_WATCH_SUCCESSES
+};
+
 /*
- * Count one result in the proposer's running experiment, or in the watch
- * after its promotion, when the score is in the band.  One statement: when
- * nothing matches (the usual case) it touches one index page of a small
- * partial index and locks nothing.
+ * The proposer's open experiment whose band holds the score, once per
+ * counter row of it (the caller sums them: no aggregate to set up on the
+ * hot path), or one row with NULL counts when it has no counter rows.
+ * When nothing matches (the usual case) it touches one index page of a
+ * small partial index and locks nothing.
  */
-static ApPlan count_plan = AP_PLAN(
-	"UPDATE @extschema@.threshold_experiments SET"
-	" current_sample_count = current_sample_count + CASE WHEN watching THEN 0 ELSE 1 END,"
-	" current_successes = current_successes + CASE WHEN NOT watching AND $3 THEN 1 ELSE 0 END,"
-	" current_success_rate = CASE WHEN watching THEN current_success_rate"
-	"   ELSE (current_successes + CASE WHEN $3 THEN 1 ELSE 0 END)::float8"
-	"        / (current_sample_count + 1) END,"
-	" watch_sample_count = watch_sample_count + CASE WHEN watching THEN 1 ELSE 0 END,"
-	" watch_successes = watch_successes + CASE WHEN watching AND $3 THEN 1 ELSE 0 END"
-	" WHERE proposer_name = $1 AND (status = 'running' OR watching)"
-	" AND $2 >= old_threshold AND $2 <= new_threshold"
-	" AND CASE WHEN watching THEN watch_sample_count < test_sample_size"
-	"     ELSE current_sample_count < CASE WHEN decision_rule = 'sprt'"
-	"          THEN 2::bigint * test_sample_size ELSE test_sample_size END END"
-	" RETURNING " EXPERIMENT_COLUMNS,
-	TEXTOID, FLOAT8OID, BOOLOID);
+static ApPlan find_plan = AP_PLAN(
+	"SELECT " EXPERIMENT_COLUMNS ", c.n, c.k, c.wn, c.wk"
+	"  FROM @extschema@.threshold_experiments x"
+	"  LEFT JOIN (SELECT experiment_id, sample_count AS n, successes AS k,"
+	"                    watch_sample_count AS wn, watch_successes AS wk"
+	"               FROM @extschema@.threshold_experiment_counts) c"
+	"    ON c.experiment_id = x.id"
+	" WHERE x.proposer_name = $1 AND (x.status = 'running' OR x.watching)"
+	"   AND $2 >= x.old_threshold AND $2 <= x.new_threshold",
+	TEXTOID, FLOAT8OID);
+
+/*
+ * Add one result to this backend's counter row ($2) of an experiment: to
+ * the trial's counts, or the watch's when $3.  Locks that row only.
+ */
+static ApPlan add_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiment_counts SET"
+	" sample_count = sample_count + CASE WHEN $3 THEN 0 ELSE 1 END,"
+	" successes = successes + CASE WHEN NOT $3 AND $4 THEN 1 ELSE 0 END,"
+	" watch_sample_count = watch_sample_count + CASE WHEN $3 THEN 1 ELSE 0 END,"
+	" watch_successes = watch_successes + CASE WHEN $3 AND $4 THEN 1 ELSE 0 END"
+	" WHERE experiment_id = $1 AND stripe = $2",
+	UUIDOID, INT4OID, BOOLOID, BOOLOID);
+
+/* An experiment's stripes, created with the experiment (or when missing). */
+static ApPlan stripes_insert_plan = AP_PLAN(
+	"INSERT INTO @extschema@.threshold_experiment_counts (experiment_id, stripe)"
+	" SELECT $1, s FROM pg_catalog.generate_series(0, $2 - 1) s"
+	" ON CONFLICT DO NOTHING",
+	UUIDOID, INT4OID);
+
+/* The sums of one experiment's stripes, read without locking them. */
+static ApPlan sums_plan = AP_PLAN(
+	"SELECT s.n, s.k, s.wn, s.wk"
+	"  FROM (SELECT $1::uuid AS id) x, LATERAL (" EXPERIMENT_SUMS ") s",
+	UUIDOID);
+
+/* Every open experiment with the sums of its stripes, without locks. */
+static ApPlan open_sums_plan = AP_PLAN_NO_ARGS(
+	"SELECT " EXPERIMENT_COLUMNS ", s.n, s.k, s.wn, s.wk"
+	"  FROM @extschema@.threshold_experiments x, LATERAL (" EXPERIMENT_SUMS ") s"
+	" WHERE x.status = 'running' OR x.watching"
+	" ORDER BY x.proposer_name COLLATE pg_catalog.\"C\"");
+
+/* The counts of the last evaluation, when no verdict was reached. */
+static ApPlan write_counts_plan = AP_PLAN(
+	"UPDATE @extschema@.threshold_experiments"
+	" SET current_sample_count = $2, current_successes = $3,"
+	" current_success_rate = $3::float8 / NULLIF($2, 0),"
+	" watch_sample_count = $4, watch_successes = $5"
+	" WHERE id = $1",
+	UUIDOID, INT4OID, INT4OID, INT4OID, INT4OID);
 
 static ApPlan lock_by_id_plan = AP_PLAN(
 	"SELECT " EXPERIMENT_COLUMNS
@@ -181,19 +246,22 @@ static ApPlan insert_plan = AP_PLAN(
 	FLOAT8OID, FLOAT8OID, TEXTOID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID);
 
+/* A decision or an abort, with the counts it was taken on. */
 static ApPlan decide_plan = AP_PLAN(
 	"UPDATE @extschema@.threshold_experiments"
 	" SET status = $2, watching = $3, decided_at = pg_catalog.now(),"
-	" decided_by = $4, decision_reason = $5"
+	" decided_by = $4, decision_reason = $5,"
+	" current_sample_count = $6, current_successes = $7,"
+	" current_success_rate = $7::float8 / NULLIF($6, 0)"
 	" WHERE id = $1",
-	UUIDOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID);
+	UUIDOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, INT4OID);
 
 static ApPlan end_watch_plan = AP_PLAN(
 	"UPDATE @extschema@.threshold_experiments"
 	" SET status = $2, watching = false, watch_ended_at = pg_catalog.now(),"
-	" watch_reason = $3"
+	" watch_reason = $3, watch_sample_count = $4, watch_successes = $5"
 	" WHERE id = $1",
-	UUIDOID, TEXTOID, TEXTOID);
+	UUIDOID, TEXTOID, TEXTOID, INT4OID, INT4OID);
 
 /*
  * Abort a promotion during its watch: decision_reason then starts with how
@@ -203,9 +271,10 @@ static ApPlan abort_watch_plan = AP_PLAN(
 	"UPDATE @extschema@.threshold_experiments"
 	" SET status = 'aborted', watching = false, watch_ended_at = pg_catalog.now(),"
 	" watch_reason = $2,"
-	" decision_reason = pg_catalog.concat_ws(E'\\n', $2, decision_reason)"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', $2, decision_reason),"
+	" watch_sample_count = $3, watch_successes = $4"
 	" WHERE id = $1",
-	UUIDOID, TEXTOID);
+	UUIDOID, TEXTOID, INT4OID, INT4OID);
 
 static ApPlan set_threshold_plan = AP_PLAN(
 	"UPDATE @extschema@.proposers"
@@ -233,6 +302,8 @@ static ApPlan route_plan = AP_PLAN(
 	"  WHERE active"
 	") candidates ORDER BY tier, reach, cost_rank, name COLLATE pg_catalog.\"C\" LIMIT 1",
 	FLOAT8OID);
+
+static void experiment_lock(pg_uuid_t *id, Experiment *e);
 
 /*
  * Copy the experiment in row `row` of the last SPI result.
@@ -397,13 +468,15 @@ experiment_decide(Experiment *e, const StatsRule *rule, StatsVerdict verdict,
 				  StatsVerdictReason why)
 {
 	bool		promoted = (verdict == STATS_VERDICT_PROMOTE);
-	Datum		values[5];
+	Datum		values[7];
 
 	values[0] = UUIDPGetDatum(&e->id);
 	values[1] = CStringGetTextDatum(promoted ? "promoted" : "rejected");
 	values[2] = BoolGetDatum(promoted);
 	values[3] = CStringGetTextDatum(ap_calling_role());
 	values[4] = CStringGetTextDatum(decision_reason(e, rule, verdict, why));
+	values[5] = Int32GetDatum(e->sample_count);
+	values[6] = Int32GetDatum(e->successes);
 	ap_execute(&decide_plan, values, NULL, false, 0);
 
 	if (promoted)
@@ -494,7 +567,7 @@ experiment_watch_step(Experiment *e)
 	bool		kept;
 	bool		early = false;
 	const StatsWatch *watch = NULL;
-	Datum		values[3];
+	Datum		values[5];
 
 	if (strcmp(e->watch_rule, "sprt") == 0)
 	{
@@ -543,6 +616,8 @@ experiment_watch_step(Experiment *e)
 	values[0] = UUIDPGetDatum(&e->id);
 	values[1] = CStringGetTextDatum(kept ? "promoted" : "rolled_back");
 	values[2] = CStringGetTextDatum(buf.data);
+	values[3] = Int32GetDatum(e->watch_count);
+	values[4] = Int32GetDatum(e->watch_successes);
 	ap_execute(&end_watch_plan, values, NULL, false, 0);
 
 	strlcpy(e->status, kept ? "promoted" : "rolled_back", sizeof(e->status));
@@ -550,11 +625,74 @@ experiment_watch_step(Experiment *e)
 }
 
 /*
- * Apply the rule to a locked experiment's counts: decide a running
- * experiment when the rule reaches a verdict, end a watch when its rule
- * does.
+ * A sum of stripes as a count column (sums are bounded by the caps plus
+ * the work orders in flight; the clamp only guards the column type).
+ */
+static int32
+count_of(int64 sum)
+{
+	return (int32) Max(Min(sum, (int64) PG_INT32_MAX), 0);
+}
+
+/*
+ * Put the sums of the stripes, columns first .. first + 3 of row `row` of
+ * the last SPI result, in place of the counts of the experiment's phase:
+ * the trial's while it runs, the watch's while it is watched (the trial's
+ * counts of a watched experiment are those of its decision).
  */
 static void
+experiment_apply_sums(uint64 row, int first, Experiment *e)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	int64		sums[4];
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		sums[i] = DatumGetInt64(SPI_getbinval(tuple, desc, first + i, &isnull));
+	if (strcmp(e->status, "running") == 0)
+	{
+		e->sample_count = count_of(sums[0]);
+		e->successes = count_of(sums[1]);
+	}
+	else if (e->watching)
+	{
+		e->watch_count = count_of(sums[2]);
+		e->watch_successes = count_of(sums[3]);
+	}
+}
+
+/*
+ * Whether the experiment's rule reaches a verdict on its counts: a
+ * decision of a running experiment, or the end of a watch.
+ */
+static bool
+experiment_verdict_due(const Experiment *e)
+{
+	if (strcmp(e->status, "running") == 0)
+	{
+		StatsRule	rule;
+		StatsVerdictReason why;
+
+		experiment_rule(e, &rule);
+		return stats_rule_decide(&rule, e->successes, e->sample_count, &why) !=
+			STATS_VERDICT_CONTINUE;
+	}
+	if (!e->watching || e->watch_count <= 0)
+		return false;
+	if (strcmp(e->watch_rule, "sprt") == 0)
+		return stats_watch_decide(experiment_watch(e), e->watch_successes,
+								  e->watch_count) != STATS_WATCH_CONTINUE;
+	return e->watch_count >= e->sample_size;
+}
+
+/*
+ * Apply the rule to a locked experiment's counts: decide a running
+ * experiment when the rule reaches a verdict, end a watch when its rule
+ * does.  Returns whether it did.
+ */
+static bool
 experiment_settle(Experiment *e)
 {
 	if (strcmp(e->status, "running") == 0)
@@ -565,45 +703,187 @@ experiment_settle(Experiment *e)
 
 		experiment_rule(e, &rule);
 		verdict = stats_rule_decide(&rule, e->successes, e->sample_count, &why);
-		if (verdict != STATS_VERDICT_CONTINUE)
-			experiment_decide(e, &rule, verdict, why);
+		if (verdict == STATS_VERDICT_CONTINUE)
+			return false;
+		experiment_decide(e, &rule, verdict, why);
+		return true;
 	}
-	else if (e->watching && e->watch_count > 0)
+	if (e->watching && e->watch_count > 0)
+	{
+		bool		was_watching = e->watching;
+
 		experiment_watch_step(e);
+		return was_watching && !e->watching;
+	}
+	return false;
+}
+
+/*
+ * Lock an experiment (the caller may hold a stripe row of it: stripe, then
+ * experiment), sum its stripes under a snapshot taken after the lock, and
+ * settle it on those sums.  When seen is given, do nothing unless the
+ * experiment is still in the phase the caller saw (running, or watched).
+ * When write_counts, the sums are written into the row's count columns
+ * also when no verdict is reached (the counts of the last evaluation).
+ * Fills e with the experiment as it is afterwards; returns whether a
+ * decision was taken or a watch ended.
+ */
+static bool
+experiment_settle_locked(pg_uuid_t *id, const Experiment *seen,
+						 bool write_counts, Experiment *e)
+{
+	Datum		value = UUIDPGetDatum(id);
+	int32		row_counts[4];
+	bool		settled;
+
+	experiment_lock(id, e);
+	if (seen != NULL &&
+		(strcmp(e->status, seen->status) != 0 || e->watching != seen->watching))
+		return false;
+	if (strcmp(e->status, "running") != 0 && !e->watching)
+		return false;
+
+	row_counts[0] = e->sample_count;
+	row_counts[1] = e->successes;
+	row_counts[2] = e->watch_count;
+	row_counts[3] = e->watch_successes;
+	ap_execute(&sums_plan, &value, NULL, false, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not sum the counts of threshold experiment");
+	experiment_apply_sums(0, 1, e);
+
+	settled = experiment_settle(e);
+	if (!settled && write_counts &&
+		(row_counts[0] != e->sample_count || row_counts[1] != e->successes ||
+		 row_counts[2] != e->watch_count || row_counts[3] != e->watch_successes))
+	{
+		Datum		values[5];
+
+		values[0] = UUIDPGetDatum(&e->id);
+		values[1] = Int32GetDatum(e->sample_count);
+		values[2] = Int32GetDatum(e->successes);
+		values[3] = Int32GetDatum(e->watch_count);
+		values[4] = Int32GetDatum(e->watch_successes);
+		ap_execute(&write_counts_plan, values, NULL, false, 0);
+	}
+	return settled;
 }
 
 /*
  * Count one result of a proposer in its experiment (trial or watch) when
- * the score is in the band, and decide when the count reaches a verdict.
- * Returns false when no experiment counted it.  Needs an SPI connection.
+ * the score is in the band, and decide when the sums reach a verdict.
+ * Two statements when an experiment's band holds the score: read the
+ * experiment and its counter rows (no lock), then add to this backend's
+ * counter row unless the sums are already at the rule's cap.  Returns
+ * false when no experiment counted it.  Needs an SPI connection.
  */
 static bool
 experiment_count(text *proposer, double score, bool was_success,
 				 Experiment *e)
 {
-	Datum		values[3];
+	Datum		values[4];
+	bool		isnull;
+	int64		sums[4] = {0, 0, 0, 0};
+	int64		cap;
+	bool		running;
+	bool		counted = false;
+	uint64		row;
+	int			i;
 
 	values[0] = PointerGetDatum(proposer);
 	values[1] = Float8GetDatum(score);
-	values[2] = BoolGetDatum(was_success);
-	ap_execute(&count_plan, values, NULL, false, 0);
+	ap_execute(&find_plan, values, NULL, false, 0);
 	if (SPI_processed == 0)
 		return false;
-	if (SPI_processed > 1)
-		elog(ERROR, "proposer \"%s\" has more than one open threshold experiment",
-			 text_to_cstring(proposer));
 	experiment_from_tuple(0, e);
-	experiment_settle(e);
-	return true;
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+
+		if (row > 0 &&
+			memcmp(DatumGetUUIDP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, COL_ID, &isnull)),
+				   &e->id, sizeof(pg_uuid_t)) != 0)
+			elog(ERROR, "proposer \"%s\" has more than one open threshold experiment",
+				 text_to_cstring(proposer));
+		for (i = 0; i < 4; i++)
+		{
+			Datum		value = SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+											  COL_SUM_COUNT + i, &isnull);
+
+			if (!isnull)
+				sums[i] += DatumGetInt64(value);
+		}
+	}
+	running = (strcmp(e->status, "running") == 0);
+	if (running)
+	{
+		e->sample_count = count_of(sums[0]);
+		e->successes = count_of(sums[1]);
+		cap = strcmp(e->rule, "sprt") == 0 ? 2 * (int64) e->sample_size : e->sample_size;
+	}
+	else
+	{
+		e->watch_count = count_of(sums[2]);
+		e->watch_successes = count_of(sums[3]);
+		cap = e->sample_size;
+	}
+
+	if ((running ? sums[0] : sums[2]) < cap)
+	{
+		values[0] = UUIDPGetDatum(&e->id);
+		values[1] = Int32GetDatum(ap_counter_stripe());
+		values[2] = BoolGetDatum(!running);
+		values[3] = BoolGetDatum(was_success);
+		ap_execute(&add_plan, values, NULL, false, 0);
+		if (SPI_processed == 0)
+		{
+			/* An experiment without counter rows (inserted by hand): add them. */
+			Datum		stripe_values[2];
+
+			stripe_values[0] = UUIDPGetDatum(&e->id);
+			stripe_values[1] = Int32GetDatum(AP_COUNTER_STRIPES);
+			ap_execute(&stripes_insert_plan, stripe_values, NULL, false, 0);
+			ap_execute(&add_plan, values, NULL, false, 0);
+		}
+		counted = (SPI_processed == 1);
+	}
+
+	if (counted)
+	{
+		/* The sums were read before this call's own addition. */
+		if (running)
+		{
+			e->sample_count = count_of((int64) e->sample_count + 1);
+			e->successes = count_of((int64) e->successes + (was_success ? 1 : 0));
+		}
+		else
+		{
+			e->watch_count = count_of((int64) e->watch_count + 1);
+			e->watch_successes = count_of((int64) e->watch_successes + (was_success ? 1 : 0));
+		}
+	}
+
+	/*
+	 * The decision path: only when the rule may reach a verdict on the sums
+	 * seen (a missed verdict is taken here too, by a call that finds the
+	 * sums at the cap).
+	 */
+	if (experiment_verdict_due(e))
+	{
+		Experiment	seen = *e;
+
+		(void) experiment_settle_locked(&seen.id, &seen, false, e);
+	}
+	return counted;
 }
 
 /*
  * Count a work order in its proposer's running experiment, or in the
  * watch after a promotion, when its score is in [old_threshold,
  * new_threshold].  Called by record_work_order inside its SPI connection,
- * after the window update (lock order: metrics row, then experiment row).
- * count->found says whether an experiment counted the work order; its
- * status is the experiment's status after the call.
+ * after the window update (lock order: metrics row, stripe row, then
+ * experiment row).  count->found says whether an experiment counted the
+ * work order; its status is the experiment's status after the call.
  */
 void
 experiment_count_work_order(const WorkOrderFacts *facts, ExperimentCount *count)
@@ -620,6 +900,52 @@ experiment_count_work_order(const WorkOrderFacts *facts, ExperimentCount *count)
 		count->id = e.id;
 		strlcpy(count->status, e.status, sizeof(count->status));
 	}
+}
+
+/*
+ * Settle every open experiment whose stripes reach a verdict (decisions
+ * and watch endings that no counting call took), and write the sums of
+ * the others into their rows' count columns.  Returns how many were
+ * decided or ended their watch.  Needs an SPI connection; used by the
+ * worker every cycle and by settle_threshold_experiments().
+ */
+int
+experiments_settle_open(void)
+{
+	Experiment *open;
+	bool	   *touch;
+	uint64		n;
+	uint64		i;
+	int			settled = 0;
+
+	ap_execute(&open_sums_plan, NULL, NULL, false, 0);
+	n = SPI_processed;
+	if (n == 0)
+		return 0;
+	open = palloc(sizeof(Experiment) * n);
+	touch = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		Experiment	row;
+
+		experiment_from_tuple(i, &row);
+		open[i] = row;
+		experiment_apply_sums(i, COL_SUM_COUNT, &open[i]);
+		/* Lock only what has a verdict or counts to write. */
+		touch[i] = experiment_verdict_due(&open[i]) ||
+			row.sample_count != open[i].sample_count ||
+			row.successes != open[i].successes ||
+			row.watch_count != open[i].watch_count ||
+			row.watch_successes != open[i].watch_successes;
+	}
+	for (i = 0; i < n; i++)
+	{
+		Experiment	e;
+
+		if (touch[i] && experiment_settle_locked(&open[i].id, &open[i], true, &e))
+			settled++;
+	}
+	return settled;
 }
 
 /* Argument checks specific to experiments. */
@@ -804,6 +1130,15 @@ experiment_start(text *proposer, const double *expected_current,
 	*id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
 
+	/* Its striped counters (rows no other transaction can see yet). */
+	{
+		Datum		stripe_values[2];
+
+		stripe_values[0] = UUIDPGetDatum(id);
+		stripe_values[1] = Int32GetDatum(AP_COUNTER_STRIPES);
+		ap_execute(&stripes_insert_plan, stripe_values, NULL, false, 0);
+	}
+
 	/* Hold the threshold still until commit; it must not have moved. */
 	ap_execute(&proposer_lock_plan, values, NULL, false, 1);
 	if (SPI_processed != 1)
@@ -946,9 +1281,10 @@ ap_record_experiment_result(PG_FUNCTION_ARGS)
 
 /*
  * evaluate_experiment(experiment_id) returns text: apply the experiment's
- * rule to its counts now (deciding if the rule reaches a verdict, ending a
- * complete watch) and return its status.  Counting does this on every
- * result, so this changes something only for rows edited by hand.
+ * rule to the sums of its stripes now (deciding if the rule reaches a
+ * verdict, ending a complete watch; else writing the sums into the row's
+ * count columns) and return its status.  Counting usually does this; this
+ * takes a verdict that concurrent last callers missed.
  */
 Datum
 ap_evaluate_experiment(PG_FUNCTION_ARGS)
@@ -962,8 +1298,7 @@ ap_evaluate_experiment(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	experiment_lock(id, &e);
-	experiment_settle(&e);
+	(void) experiment_settle_locked(id, NULL, true, &e);
 	result = (text *) SPI_datumTransfer(CStringGetTextDatum(e.status), false, -1);
 	SPI_finish();
 	PG_RETURN_TEXT_P(result);
@@ -982,7 +1317,7 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 	text	   *reason;
 	Experiment	e;
 	StringInfoData buf;
-	Datum		values[5];
+	Datum		values[7];
 
 	AP_ENTER();
 	id = require_experiment_id(fcinfo, 0);
@@ -991,6 +1326,15 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	experiment_lock(id, &e);
+	if (strcmp(e.status, "running") == 0 || e.watching)
+	{
+		/* The counts the abort records are the sums of the stripes. */
+		values[0] = UUIDPGetDatum(&e.id);
+		ap_execute(&sums_plan, values, NULL, false, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "could not sum the counts of threshold experiment");
+		experiment_apply_sums(0, 1, &e);
+	}
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "aborted by %s: %s", ap_calling_role(),
@@ -1005,6 +1349,8 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 		values[2] = BoolGetDatum(false);
 		values[3] = CStringGetTextDatum(ap_calling_role());
 		values[4] = CStringGetTextDatum(buf.data);
+		values[5] = Int32GetDatum(e.sample_count);
+		values[6] = Int32GetDatum(e.successes);
 		ap_execute(&decide_plan, values, NULL, false, 0);
 	}
 	else if (e.watching)
@@ -1015,6 +1361,8 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 		append_numbers(&buf, e.watch_successes, e.watch_count);
 		experiment_restore_threshold(&e, &buf);
 		values[1] = CStringGetTextDatum(buf.data);
+		values[2] = Int32GetDatum(e.watch_count);
+		values[3] = Int32GetDatum(e.watch_successes);
 		ap_execute(&abort_watch_plan, values, NULL, false, 0);
 	}
 	else
@@ -1026,6 +1374,25 @@ ap_abort_experiment(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * settle_threshold_experiments() returns integer: settle every open
+ * experiment on the sums of its stripes (see experiments_settle_open);
+ * returns how many were decided or ended their watch.
+ */
+Datum
+ap_settle_threshold_experiments(PG_FUNCTION_ARGS)
+{
+	int			settled;
+
+	AP_ENTER();
+	ap_require_writable("settle_threshold_experiments()");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	settled = experiments_settle_open();
+	SPI_finish();
+	PG_RETURN_INT32(settled);
 }
 
 /*

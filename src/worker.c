@@ -577,6 +577,13 @@ purge_unit(void *arg)
 }
 
 static void
+settle_experiments_unit(void *arg)
+{
+	(void) arg;
+	(void) experiments_settle_open();
+}
+
+static void
 refresh_stats_unit(void *arg)
 {
 	(void) arg;
@@ -622,6 +629,7 @@ worker_maintenance(void)
 	 */
 	worker_run("folding the log into the rollups", fold_rollups_unit, NULL);
 	worker_run("purging expired log and ledger rows", purge_unit, NULL);
+	worker_run("settling threshold experiments", settle_experiments_unit, NULL);
 	if (ap_failure_trigger > 0)
 		worker_run("checking the failure trigger", failure_trigger_unit, NULL);
 	if (now >= next_effectiveness_check)

@@ -16,7 +16,7 @@ is "$(ask "SELECT coalesce((record_work_order('m', 0.35, 1, 0)).experiment_statu
 id=$(q "SELECT propose_threshold_increase('m', 0.4, 3)")
 is "$(ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;")" running \
 	"an experiment started by another session is counted by the long-lived one"
-is "$(q "SELECT current_sample_count FROM threshold_experiments WHERE id = '$id'")" 1 "the count is 1"
+is "$(q "SELECT sample_count FROM threshold_experiment_progress WHERE experiment_id = '$id'")" 1 "the count is 1"
 ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;" >/dev/null
 is "$(ask "SELECT (record_work_order('m', 0.35, 1, 0)).experiment_status;")" promoted \
 	"the third success promotes"

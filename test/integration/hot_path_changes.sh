@@ -131,7 +131,7 @@ ask "BEGIN ISOLATION LEVEL REPEATABLE READ;" >/dev/null
 is "$(ask "SELECT coalesce((ap.record_work_order('gpt-4o-mini', 0.55, 2, 0)).experiment_status, 'none');")" running \
 	"and so does a later REPEATABLE READ transaction"
 ask "COMMIT;" >/dev/null
-is "$(q "SELECT current_sample_count FROM ap.threshold_experiments WHERE id = '$id'")" 2 "the experiment counted both"
+is "$(q "SELECT sample_count FROM ap.threshold_experiment_progress WHERE experiment_id = '$id'")" 2 "the experiment counted both"
 
 q "SELECT ap.register_prompt_version('a-Model', 'a-Model/v1', 'one', NULL, true)" >/dev/null
 q "SELECT ap.register_prompt_version('a-Model', 'a-Model/v2', 'two')" >/dev/null

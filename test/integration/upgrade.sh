@@ -51,7 +51,31 @@ q "INSERT INTO proposer_failures (work_order_id, proposer_name, complexity_score
      initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
    SELECT 'old-' || i, 'm', 0.25, '0.2-0.3', 3, 2, false, 0.33, 'failure', ARRAY['TS2345'], 1
      FROM generate_series(1, 20) i" >/dev/null
+# An experiment running under 0.1.0 (8 of 10 so far, 21 of 30 needed) and
+# a promotion being watched (3 of 3 watched so far): counts on the row.
+q "INSERT INTO proposers (name, complexity_threshold, cost_rank, active) VALUES ('w', 0.5, 2, true)" >/dev/null
+q "INSERT INTO threshold_experiments (proposer_name, old_threshold, new_threshold, test_sample_size,
+     confidence_threshold, current_sample_count, current_successes, current_success_rate)
+   VALUES ('m', 0.3, 0.4, 30, 0.7, 10, 8, 0.8)" >/dev/null
+q "INSERT INTO threshold_experiments (proposer_name, old_threshold, new_threshold, test_sample_size,
+     confidence_threshold, status, watching, current_sample_count, current_successes, current_success_rate,
+     watch_rule, watch_sample_count, watch_successes, decided_at)
+   VALUES ('w', 0.4, 0.5, 5, 0.7, 'promoted', true, 5, 5, 1, 'below_bar', 3, 3, now())" >/dev/null
 q "ALTER EXTENSION adaptive_prompts UPDATE" >/dev/null
+is "$(q "SELECT proposer_name, count(*), sum(c.sample_count), sum(c.successes), sum(c.watch_sample_count), sum(c.watch_successes)
+           FROM threshold_experiment_counts c JOIN threshold_experiments e ON e.id = c.experiment_id
+          GROUP BY proposer_name ORDER BY proposer_name" | tr '\n' ' ')" "m|16|10|8|0|0 w|16|5|5|3|3 " \
+	"the update gives each open experiment 16 counters that start from its counts"
+is "$(q "SELECT count(*) FROM (SELECT record_work_order('m', 0.35, 2, 0, work_order_id => 'exp-' || i) FROM generate_series(1, 5) i) s")" 5 \
+	"work orders in the running experiment's band after the update"
+is "$(q "SELECT status || ' ' || sample_count || ' ' || successes FROM threshold_experiment_progress WHERE proposer_name = 'm'")" \
+	"running 15 13" "continue its counts (10 + 5, 8 + 5)"
+is "$(q "SELECT (record_work_order('w', 0.45, 2, 0, work_order_id => 'watch-1')).experiment_status,
+                (record_work_order('w', 0.45, 2, 0, work_order_id => 'watch-2')).experiment_status")" \
+	"promoted|promoted" "work orders in the watched band are counted"
+is "$(q "SELECT watching || ' ' || watch_sample_count || ' ' || watch_successes || ' ' || (watch_reason LIKE 'kept after watch: 5/5 %')
+           FROM threshold_experiments WHERE proposer_name = 'w'")" "false 5 5 true" \
+	"and the watch continued from its 3 to end at 5 of 5"
 is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'old-%'")" 20 \
 	"the log's rows are kept"
 is "$(q "SELECT count(*) FROM (SELECT record_work_order('m', 0.25, 2, 2, work_order_id => 'new-' || i) FROM generate_series(1, 10) i) s")" 10 \

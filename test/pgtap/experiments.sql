@@ -12,7 +12,7 @@ SET client_min_messages = error;  -- the worker serves another database: no WARN
 CREATE EXTENSION adaptive_prompts;
 RESET client_min_messages;
 SET LOCAL client_min_messages = warning;
-SELECT plan(116);
+SELECT plan(133);
 
 SELECT register_proposer('mini', 0.3, 1);
 SELECT register_proposer('strong', 0.9, 10);
@@ -91,8 +91,8 @@ SELECT results_eq(
     'record_work_order returns the id and status of the experiment that counted it');
 SELECT is((record_work_order('mini', 0.5, 1, 0)).experiment_id, NULL,
           'a work order outside the band is not counted');
-SELECT is(current_sample_count, 1, 'exactly one of the two work orders counted')
-  FROM threshold_experiments WHERE id = :'exp';
+SELECT is(sample_count, 1::bigint, 'exactly one of the two work orders counted')
+  FROM threshold_experiment_progress WHERE experiment_id = :'exp';
 
 -- ---------------------------------------------------------------------------
 -- Rollback after promotion
@@ -388,6 +388,63 @@ SELECT is(route_work_order(0.95), 'mini', 'the only active proposer takes everyt
 SELECT set_proposer_active('mini', false);
 SELECT matches(error_of($$SELECT route_work_order(0.5)$$), '^P0002: no active proposer',
                'no active proposer: P0002');
+
+-- ---------------------------------------------------------------------------
+-- Striped counters: counting updates one of the experiment's 16 counter
+-- rows, never the experiment row; evaluate_experiment and
+-- settle_threshold_experiments decide on the counters' sums, once.
+-- ---------------------------------------------------------------------------
+SELECT set_proposer_active('mini', true);
+SELECT abort_experiment(id, 'next test') FROM threshold_experiments
+ WHERE proposer_name = 'mini' AND (status = 'running' OR watching);
+SELECT propose_threshold_increase('mini', 0.4, 10) AS exp \gset
+SELECT is(count(*), 16::bigint, 'an experiment starts with 16 counter rows')
+  FROM threshold_experiment_counts WHERE experiment_id = :'exp' AND sample_count = 0;
+SELECT ctid::text AS exp_ctid FROM threshold_experiments WHERE id = :'exp' \gset
+SELECT is(record_experiment_result('mini', 0.35, true), 'running', 'a result is counted');
+SELECT is((SELECT ctid::text FROM threshold_experiments WHERE id = :'exp'), :'exp_ctid',
+          'counting did not update the experiment row');
+SELECT is((SELECT sum(sample_count) FROM threshold_experiment_counts WHERE experiment_id = :'exp'),
+          1::numeric, 'it went to a counter row');
+-- Counters as concurrent sessions would leave them: 7 results, 6 successes.
+UPDATE threshold_experiment_counts SET sample_count = 4, successes = 3
+ WHERE experiment_id = :'exp' AND stripe = 2;
+UPDATE threshold_experiment_counts SET sample_count = sample_count + 2, successes = successes + 2
+ WHERE experiment_id = :'exp' AND stripe = (SELECT stripe FROM threshold_experiment_counts
+                                             WHERE experiment_id = :'exp' AND sample_count = 1);
+SELECT is(evaluate_experiment(:'exp'), 'running', '6/7 with 7 of 10 needed: still running');
+SELECT results_eq(
+    format('SELECT current_sample_count, current_successes FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES (7, 6)$$, 'evaluate_experiment writes the sums into the row (the counts of its last evaluation)');
+UPDATE threshold_experiment_counts SET sample_count = 3, successes = 2
+ WHERE experiment_id = :'exp' AND stripe = 11;
+SELECT is(settle_threshold_experiments(), 1, 'settle_threshold_experiments decides the experiment whose sums reach a verdict (8/10)');
+SELECT results_eq(
+    format('SELECT status, watching, current_sample_count, current_successes FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES ('promoted'::text, true, 10, 8)$$, 'promoted on the sums, which the row records');
+SELECT is(threshold_of('mini'), 0.4::float8, 'the promotion raised the threshold');
+SELECT decided_at AS exp_decided_at, decision_reason AS exp_reason FROM threshold_experiments WHERE id = :'exp' \gset
+UPDATE threshold_experiment_counts SET sample_count = sample_count + 5, successes = successes + 5
+ WHERE experiment_id = :'exp' AND stripe = 0;
+SELECT is(evaluate_experiment(:'exp'), 'promoted', 'a late count in the trial''s counters: still promoted');
+SELECT is(settle_threshold_experiments(), 0, 'and settling again decides nothing');
+SELECT is(record_experiment_result('mini', 0.35, false), 'promoted', 'a later result counts in the watch');
+SELECT results_eq(
+    format('SELECT current_sample_count, current_successes, decided_at = %L, decision_reason = %L FROM threshold_experiments WHERE id = %L',
+           :'exp_decided_at', :'exp_reason', :'exp'),
+    $$VALUES (10, 8, true, true)$$, 'later results do not change the decision or its recorded counts');
+SELECT results_eq(
+    format('SELECT sample_count, watch_sample_count, watch_successes FROM threshold_experiment_progress WHERE experiment_id = %L', :'exp'),
+    $$VALUES (15::bigint, 1::bigint, 0::bigint)$$, 'the progress view shows the live sums');
+UPDATE threshold_experiment_counts SET watch_sample_count = 9, watch_successes = 9
+ WHERE experiment_id = :'exp' AND stripe = (SELECT min(stripe) FROM threshold_experiment_counts
+                                             WHERE experiment_id = :'exp' AND watch_sample_count = 0);
+SELECT is(settle_threshold_experiments(), 1, 'a watch whose sums reach its end (9/10) is ended by settling');
+SELECT results_eq(
+    format('SELECT status, watching, watch_sample_count, watch_successes, watch_reason ~ ''^kept after watch: 9/10'' FROM threshold_experiments WHERE id = %L', :'exp'),
+    $$VALUES ('promoted'::text, false, 10, 9, true)$$, 'kept, with the watch''s counts recorded');
+SELECT is(record_experiment_result('mini', 0.35, true), NULL, 'after the watch nothing is counted');
+SELECT set_threshold('mini', 0.3);
 
 -- ---------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC; SECURITY DEFINER with a pinned search_path
