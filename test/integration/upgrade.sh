@@ -51,11 +51,48 @@ q "INSERT INTO proposer_failures (work_order_id, proposer_name, complexity_score
      initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
    SELECT 'old-' || i, 'm', 0.25, '0.2-0.3', 3, 2, false, 0.33, 'failure', ARRAY['TS2345'], 1
      FROM generate_series(1, 20) i" >/dev/null
+q "INSERT INTO proposer_failures (created_at, work_order_id, proposer_name, complexity_score, complexity_band,
+     initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
+   SELECT now() - i * interval '97 minutes', 'older-' || i, 'm', 0.35, '0.3-0.4', 3,
+          CASE WHEN i % 3 = 0 THEN 0 ELSE 2 END, false, 0.33,
+          CASE WHEN i % 3 = 0 THEN 'success' ELSE 'failure' END,
+          CASE WHEN i % 3 = 0 THEN '{}'::text[] WHEN i % 2 = 0 THEN '{TS1443}' ELSE '{TS2345}' END,
+          CASE WHEN i % 3 = 0 THEN 0.1 ELSE 1 END
+     FROM generate_series(1, 40) i" >/dev/null
+# A fold under 0.1.0 (its daily rollups and watermark), then 5 rows more.
+q "INSERT INTO log_rollups (day, kind, code, proposer_name, complexity_band, work_orders, weight)
+   SELECT date_trunc('day', created_at, 'UTC'), 'total', '', proposer_name, complexity_band, count(*),
+          sum(1::numeric / sample_rate::numeric)
+     FROM proposer_failures GROUP BY 1, 4, 5" >/dev/null
+q "INSERT INTO log_rollup_state (folded_through, next_bound) SELECT max(id), max(id) FROM proposer_failures" >/dev/null
+q "INSERT INTO proposer_failures (work_order_id, proposer_name, complexity_score, complexity_band,
+     initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
+   SELECT 'late-' || i, 'm', 0.35, '0.3-0.4', 3, 2, false, 0.33, 'failure', '{TS1443}', 1
+     FROM generate_series(1, 5) i" >/dev/null
 q "ALTER EXTENSION adaptive_prompts UPDATE" >/dev/null
 is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'old-%'")" 20 \
 	"the log's rows are kept"
+is "$(q "SELECT sum(work_orders) FROM log_report_rollups WHERE kind = 'total'")" 60 \
+	"the update puts the rows 0.1.0 folded into the report's rollups, once"
+"${PSQL[@]}" -q -f "$AP_ROOT/test/validation_full_scan.sql" >/dev/null
+report_rows() {
+	q "SELECT string_agg(concat_ws('|', metric, round(value::numeric, 12), met, detail), ';' ORDER BY metric)
+	     FROM $1(NULL) WHERE metric LIKE 'ts1443%' OR metric LIKE 'success_rate%'"
+}
+[[ $(report_rows validation_report_full_scan) == *"ts1443_reduction|"[0-9-]* ]]
+ok $? "the full scan has a TS1443 reduction (the comparisons below can fail)"
+is "$(report_rows validation_report)" "$(report_rows validation_report_full_scan)" \
+	"validation_report after the update gives the full scan's answers"
+q "SELECT fold_rollups()" >/dev/null
+is "$(q "SELECT fold_rollups()")" 5 "the next folds fold only the rows 0.1.0 had not folded"
+is "$(report_rows validation_report)" "$(report_rows validation_report_full_scan)" \
+	"and the report still gives the full scan's answers"
 is "$(q "SELECT count(*) FROM (SELECT record_work_order('m', 0.25, 2, 2, work_order_id => 'new-' || i) FROM generate_series(1, 10) i) s")" 10 \
 	"record_work_order works after the update"
 is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'new-%'")" 10 \
 	"and logs its failures next to the old ones"
+q "SELECT fold_rollups()" >/dev/null
+q "SELECT fold_rollups()" >/dev/null
+is "$(q "SELECT sum(work_orders) FROM log_report_rollups WHERE kind = 'total'") $(q "SELECT count(*) FROM proposer_failures")" \
+	"75 75" "every row is in the report's rollups once"
 done_testing
