@@ -98,8 +98,8 @@ answers() {
 	q "SELECT md5(string_agg(x, ';' ORDER BY x)) FROM (
 	     SELECT a::text AS x FROM analyze_enhancement_effectiveness('30 days') a
 	     UNION ALL SELECT a::text FROM get_common_unaddressed_errors(5, '30 days') a
-	     UNION ALL SELECT concat_ws('|', s.since, metric, round(value::numeric, 12), met, detail)
-	       FROM (VALUES (now() - interval '30 days'), (NULL)) s (since), $1(s.since)
+	     UNION ALL SELECT concat_ws('|', s.label, metric, round(value::numeric, 12), met, detail)
+	       FROM (VALUES ('30 days', now() - interval '30 days'), ('all', NULL)) s (label, since), $1(s.since)
 	      WHERE metric LIKE 'ts1443%' OR metric LIKE 'success_rate%' OR metric LIKE 'rate_reduction:%') s"
 }
 
