@@ -118,9 +118,9 @@ static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"   UNION ALL SELECT code, n, weight FROM roll WHERE kind = 'error') x"
 	"  GROUP BY code),"
 	/*
-	 * The newest messages of the live codes among the rows above the
-	 * watermark, found in one pass: each code's first $2 with and without
-	 * its enhancement hold every one of its first $2 overall.
+	 * The newest messages of the live codes among the tail's rows above
+	 * the watermark, found in one pass: each code's first $2 with and
+	 * without its enhancement hold every one of its first $2 overall.
 	 */
 	" tail_messages AS MATERIALIZED ("
 	"  SELECT code, despite, created_at, log_id, ordinality, message FROM ("
@@ -128,10 +128,10 @@ static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"    x.value ->> 'message' AS message,"
 	"    pg_catalog.row_number() OVER (PARTITION BY m.code, m.despite"
 	"      ORDER BY r.created_at DESC, r.id DESC, x.ordinality) AS rank"
-	"   FROM @extschema@.proposer_failures r," ROW_MESSAGES ","
+	"   FROM tail r," ROW_MESSAGES ","
 	"    LATERAL (SELECT x.value ->> 'code' AS code,"
 	"      " USED_ENHANCEMENT_OF("(x.value ->> 'code')") " AS despite) m"
-	"   WHERE r.id > $3 AND r.created_at > pg_catalog.now() - $1 AND" ROW_MESSAGE_OK
+	"   WHERE r.id > $3 AND" ROW_MESSAGE_OK
 	"    AND m.code IN (SELECT a.error_code FROM @extschema@.prompt_enhancements a WHERE a.active)) ranked"
 	"  WHERE rank <= $2)"
 	" SELECT e.error_code, e.enhancement_text,"

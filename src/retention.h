@@ -116,14 +116,16 @@ extern bool ap_worker_is_running(void);
 
 /*
  * The log's rows of a window that the rollups do not hold, as (id,
- * proposer_name, weight, error_codes, prompt_enhancements_used): those
- * above the watermark "mark", and the folded ones of the partial first
- * day.  Two disjoint branches, so the first is an index range scan of the
- * few newest ids and the second a BRIN scan of less than a day.
+ * proposer_name, weight, error_codes, prompt_enhancements_used, created_at,
+ * error_samples): those above the watermark "mark", and the folded ones of
+ * the partial first day.  Two disjoint branches, so the first is an index
+ * range scan of the few newest ids and the second a BRIN scan of less than
+ * a day.
  */
 #define LOG_TAIL_COLUMNS \
 	" SELECT f.id, f.proposer_name, " LOG_ROW_WEIGHT " AS weight," \
-	" f.error_codes, f.prompt_enhancements_used FROM @extschema@.proposer_failures f"
+	" f.error_codes, f.prompt_enhancements_used, f.created_at, f.error_samples" \
+	" FROM @extschema@.proposer_failures f"
 #define LOG_TAIL(since, mark) \
 	LOG_TAIL_COLUMNS " WHERE f.id > " mark " AND f.created_at > " WINDOW_CUTOFF(since) \
 	" UNION ALL" \
