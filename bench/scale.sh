@@ -13,10 +13,14 @@
 #    tokens CODE@N and CODE@0, a message per code; each day's rows within its first hour back
 #    from now, so that a window's edge falls between rows while it runs).
 # 2. Times analyze_enhancement_effectiveness('30 days'),
-#    get_common_unaddressed_errors(5, '30 days') and
-#    refresh_enhancement_stats() as a full scan (nothing folded), then folds
-#    (timed) and times them again from the rollups, then again with a tail
-#    of 20,000 rows not folded yet.  Each time is the best of 3.
+#    get_common_unaddressed_errors(5, '30 days'), refresh_enhancement_stats()
+#    and validation_report() over the last 30 days and over everything as a
+#    full scan (nothing folded; the report's full scan is
+#    test/validation_full_scan.sql, the 0.1.0 report), then folds (timed)
+#    and times them again from the rollups, then again with a tail of
+#    20,000 rows not folded yet (before and after the BRIN index summarizes
+#    the tail's block ranges).  Each time is the best of 3.  Two eras of
+#    live texts give the report bounds inside hours.
 # 3. Steady state: log_retention = 60 s, inserts 1,000 rows a second for
 #    `steady-state seconds`, folding, purging and vacuuming every 5 s as the
 #    worker (plus autovacuum) would; prints the log's size every 30 s.
@@ -40,6 +44,10 @@ q "CREATE EXTENSION adaptive_prompts" >/dev/null
 for c in $(seq 1 10); do
 	q "SELECT set_enhancement('TS10$c', 'Advice for TS10$c.', $c)" >/dev/null
 done
+ap_psql -q -f "$here/../test/validation_full_scan.sql" >/dev/null
+q "INSERT INTO version_history (kind, subject, old_version, new_version, action, changed_at, changed_by, reason)
+   VALUES ('enhancement', 'TS1020', NULL, '1', 'set', now() - interval '20 days 17 minutes', 'bench', 'era'),
+          ('enhancement', 'TS1030', NULL, '1', 'set', now() - interval '9 days 40 minutes', 'bench', 'era')" >/dev/null
 
 ap_log "seeding $rows rows over $days days"
 start=$(date +%s)
@@ -76,24 +84,32 @@ timed() {
 	     RAISE NOTICE '%', round(best::numeric, 1);
 	   END \$\$" 2>&1 | sed -n 's/.*NOTICE: *//p'
 }
+# $1: the row's name; $2: the report function (validation_report or
+# validation_report_full_scan).
 measure() {
 	eff=$(timed "SELECT * FROM analyze_enhancement_effectiveness('30 days')")
 	una=$(timed "SELECT * FROM get_common_unaddressed_errors(5, '30 days')")
 	ref=$(timed "SELECT refresh_enhancement_stats()")
-	printf '| %-34s | %12s | %12s | %12s |\n' "$1" "$eff" "$una" "$ref"
+	r30=$(timed "SELECT * FROM $2(now() - interval '30 days')")
+	rall=$(timed "SELECT * FROM $2(NULL)")
+	printf '| %-34s | %12s | %12s | %12s | %12s | %12s |\n' "$1" "$eff" "$una" "$ref" "$r30" "$rall"
 }
+# The analyses' answers, and the report's rows that count logged work orders.
 answers() {
 	q "SELECT md5(string_agg(x, ';' ORDER BY x)) FROM (
 	     SELECT a::text AS x FROM analyze_enhancement_effectiveness('30 days') a
-	     UNION ALL SELECT a::text FROM get_common_unaddressed_errors(5, '30 days') a) s"
+	     UNION ALL SELECT a::text FROM get_common_unaddressed_errors(5, '30 days') a
+	     UNION ALL SELECT concat_ws('|', s.label, metric, round(value::numeric, 12), met, detail)
+	       FROM (VALUES ('30 days', now() - interval '30 days'), ('all', NULL)) s (label, since), $1(s.since)
+	      WHERE metric LIKE 'ts1443%' OR metric LIKE 'success_rate%' OR metric LIKE 'rate_reduction:%') s"
 }
 
 table=$(
-	printf '| %-34s | %12s | %12s | %12s |\n' "$rows rows over $days days" "effectiveness" "unaddressed" "refresh"
-	printf '|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "--------------"
+	printf '| %-34s | %12s | %12s | %12s | %12s | %12s |\n' "$rows rows over $days days" "effectiveness" "unaddressed" "refresh" "report 30 d" "report all"
+	printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "--------------" "--------------" "--------------" "--------------" "--------------"
 	if [[ -z ${SKIP_FULL_SCAN:-} ]]; then
-		measure "full scan (ms)"
-		before=$(answers)
+		measure "full scan (ms)" validation_report_full_scan
+		before=$(answers validation_report_full_scan)
 	else
 		before=skipped
 	fi
@@ -101,17 +117,28 @@ table=$(
 	q "SELECT fold_rollups()" >/dev/null
 	q "SELECT fold_rollups()" >/dev/null
 	fold_ms=$((($(date +%s%N) - t) / 1000000))
-	q "VACUUM ANALYZE log_rollups" >/dev/null
-	measure "rollups (ms)"
-	after=$(answers)
+	q "VACUUM ANALYZE log_rollups, log_report_rollups" >/dev/null
+	measure "rollups (ms)" validation_report
+	after=$(answers validation_report)
 	q "INSERT INTO proposer_failures (proposer_name, complexity_score, complexity_band, initial_errors,
 	       final_errors, stalled, improvement_rate, outcome, error_codes, prompt_enhancements_used, sample_rate)
 	   SELECT 'model-' || (g % 4), 0.5, '0.5-0.6', 3, 3, false, 0, 'failure',
 	          ARRAY['TS10' || (1 + g % 40)], ARRAY['TS10' || (1 + g % 10) || '@1'], 1
 	     FROM generate_series(1, 20000) g" >/dev/null
-	measure "rollups + 20k-row tail (ms)"
+	measure "rollups + 20k-row tail (ms)" validation_report
+	tail_scan=$(answers validation_report_full_scan)
+	tail_rollups=$(answers validation_report)
+	# The tail's block ranges, as autovacuum summarizes them (autosummarize)
+	# within a naptime: until then every BRIN scan reads them all.
+	q "SELECT brin_summarize_new_values('proposer_failures_created_at_brin')" >/dev/null
+	measure "same, tail's BRIN ranges summarized" validation_report
 	echo
-	echo "first fold of $rows rows: $fold_ms ms; rollup rows: $(q "SELECT count(*) FROM log_rollups"), $(q "SELECT pg_size_pretty(pg_total_relation_size('log_rollups'))")"
+	echo "first fold of $rows rows: $fold_ms ms; rollup rows: $(q "SELECT count(*) FROM log_rollups"), $(q "SELECT pg_size_pretty(pg_total_relation_size('log_rollups'))"); report rollup rows: $(q "SELECT count(*) FROM log_report_rollups"), $(q "SELECT pg_size_pretty(pg_total_relation_size('log_report_rollups'))")"
+	if [[ $tail_scan == "$tail_rollups" ]]; then
+		echo "report with the 20k-row tail: identical to its full scan"
+	else
+		echo "report with the 20k-row tail DIFFERS from its full scan"
+	fi
 	if [[ $before == skipped ]]; then
 		echo "answers after the fold: $after (no full scan to compare with)"
 	elif [[ $before == "$after" ]]; then
@@ -123,7 +150,7 @@ table=$(
 echo "$table"
 
 ap_log "steady state under retention: log_retention = 60 s, 1,000 rows/s for $steady s"
-q "TRUNCATE proposer_failures, log_rollups, log_rollup_state" >/dev/null
+q "TRUNCATE proposer_failures, log_rollups, log_report_rollups, log_rollup_state" >/dev/null
 q "ALTER SYSTEM SET adaptive_prompts.log_retention = '60s'" >/dev/null
 ap_reload
 printf '| %8s | %10s | %12s | %12s |\n' "seconds" "log rows" "log size" "rollups size"

@@ -104,10 +104,33 @@ CREATE TABLE @extschema@.log_rollup_state (
     singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     folded_through bigint NOT NULL DEFAULT 0,
     next_bound     bigint NOT NULL DEFAULT 0,
-    folded_at      timestamptz
+    folded_at      timestamptz,
+    purged_before  timestamptz
 );
 COMMENT ON TABLE @extschema@.log_rollup_state IS
     'Watermark of the rollups: every proposer_failures row with id <= folded_through is in log_rollups, no other. next_bound is the highest id that was final (no transaction could still insert a lower one) when the last fold ended; the next fold folds up to it. No row: nothing folded yet (the first fold creates it).';
+COMMENT ON COLUMN @extschema@.log_rollup_state.purged_before IS
+    'purge_log() may have deleted log rows created before this time, never one created at or after it (NULL: nothing purged). validation_report() counts logged work orders from here on.';
+
+-- What validation_report() needs of the log, per UTC hour: its periods
+-- start and end at any time, so it reads whole hours here and only the
+-- hours its bounds cut through from the log (README "Retention and
+-- rollups").  Folded by the same fold, in the same transaction as the
+-- watermark.
+CREATE TABLE @extschema@.log_report_rollups (
+    hour            timestamptz NOT NULL,  -- start of the UTC hour
+    kind            text NOT NULL CHECK (kind IN ('total', 'error', 'excluded')),
+    code            text NOT NULL,         -- '' for total
+    complexity_band text NOT NULL,         -- '' for error and excluded
+    outcome         text NOT NULL,
+    work_orders     bigint NOT NULL,       -- logged rows
+    weight          numeric NOT NULL,      -- sum of 1/sample_rate
+    first_at        timestamptz NOT NULL,  -- oldest created_at counted
+    last_at         timestamptz NOT NULL,  -- newest created_at counted
+    PRIMARY KEY (hour, kind, code, complexity_band, outcome)
+);
+COMMENT ON TABLE @extschema@.log_report_rollups IS
+    'Hourly rollups of proposer_failures for validation_report(), folded by fold_rollups() with log_rollups. kind total: every logged row, per band and outcome (code ''''); error: rows whose error_codes hold code, per outcome; excluded: rows whose excluded_error_codes hold code, per outcome. Kept as long as the log (purge_log() deletes the hours before log_rollup_state.purged_before).';
 
 -- ---------------------------------------------------------------------------
 -- Rolling windows: a ring of window_size slots per (proposer, band)
@@ -575,6 +598,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.proposer_frequent_codes'
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollups', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_recent_messages', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_report_rollups', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiment_counts', '');
@@ -924,7 +948,8 @@ CREATE FUNCTION @extschema@.refresh_enhancement_stats()
 RETURNS integer
 AS 'MODULE_PATHNAME', 'ap_refresh_enhancement_stats'
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.refresh_enhancement_stats() IS
     'Derive prompt_enhancements.times_used from the logged work orders (each weighted 1/sample_rate, counting CODE@N with N > 0 and bare codes) and refill proposer_frequent_codes with each proposer''s 20 most frequent codes of the last 30 days. Off the hot path: run it from the worker or pg_cron. Returns the number of frequent-code rows.';
 
@@ -933,7 +958,8 @@ RETURNS TABLE (error_code text, current_text text, times_used bigint,
                error_reduction_rate float8, recent_failures text[])
 AS 'MODULE_PATHNAME', 'ap_analyze_enhancement_effectiveness'
 LANGUAGE C STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.analyze_enhancement_effectiveness(interval) IS
     'Per live enhancement over the window: times_used (weighted work orders that used it), error_reduction_rate = 1 - rate_with / rate_without where a rate is weighted work orders with the code / weighted work orders (each logged row weighs 1/sample_rate; NULL without data), and up to 5 recent messages of the code, those despite the enhancement first.';
 
@@ -943,7 +969,8 @@ CREATE FUNCTION @extschema@.get_common_unaddressed_errors(
 RETURNS TABLE (error_code text, occurrence_count bigint)
 AS 'MODULE_PATHNAME', 'ap_get_common_unaddressed_errors'
 LANGUAGE C STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET jit = off;
 COMMENT ON FUNCTION @extschema@.get_common_unaddressed_errors(integer, interval) IS
     'Error codes of at least min_occurrences logged work orders in the window that have no live enhancement, no version pending approval or in testing, and no queued or running improvement job; most frequent first.';
 
@@ -1007,49 +1034,64 @@ COMMENT ON FUNCTION @extschema@.ap_check_worker_database() IS
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.validation_report(since timestamptz DEFAULT NULL)
 RETURNS TABLE (metric text, value float8, target float8, met boolean, detail text)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
+#variable_conflict use_column
+DECLARE
+    -- Rows of the log with ids up to mark are in the rollups.
+    mark bigint;
+    -- purge_log() may have deleted rows created before purged.
+    purged timestamptz;
+    -- The logged work orders are counted from log_from on.
+    log_from timestamptz := coalesce(since, '-infinity');
+BEGIN
+    SELECT s.folded_through, s.purged_before INTO mark, purged
+      FROM @extschema@.log_rollup_state s;
+    mark := coalesce(mark, 0);
+    IF purged IS NOT NULL AND log_from < purged THEN
+        IF since IS NOT NULL THEN
+            RAISE NOTICE 'validation_report() counts the logged work orders from %, not from %.', purged, since
+                USING DETAIL = 'purge_log() deleted the log''s rows before then (adaptive_prompts.log_retention).';
+        END IF;
+        log_from := purged;
+    END IF;
+
+    RETURN QUERY
 WITH
--- The logged work orders of the period, each standing for 1/sample_rate.
-log AS MATERIALIZED (
-    SELECT f.created_at, 1.0::float8 / f.sample_rate AS weight, f.outcome,
-           f.complexity_band, f.error_codes, f.excluded_error_codes
+-- The logged work orders of the period, each standing for 1/sample_rate,
+-- are read from the hourly rollups (log_report_rollups) for every hour no
+-- bound of the report cuts through, and from the log for the others and
+-- for the rows not folded yet: a full scan's sums, in less time.
+-- The log's rows above the watermark.
+tail AS MATERIALIZED (
+    SELECT f.created_at, f.complexity_band, f.outcome, f.error_codes, f.excluded_error_codes,
+           1::numeric / f.sample_rate::numeric AS weight
       FROM @extschema@.proposer_failures f
-     WHERE since IS NULL OR f.created_at >= since),
+     WHERE f.id > mark AND f.created_at >= log_from),
+-- The folded rows of the hour that log_from cuts through.
+first_hour AS MATERIALIZED (
+    SELECT f.created_at, f.complexity_band, f.outcome, f.error_codes, f.excluded_error_codes,
+           1::numeric / f.sample_rate::numeric AS weight
+      FROM @extschema@.proposer_failures f
+     WHERE f.id <= mark AND f.created_at >= log_from
+       AND f.created_at < date_trunc('hour', log_from, 'UTC') + interval '1 hour'),
+span AS (
+    SELECT min(x.first_at) AS first_at, max(x.last_at) AS last_at FROM (
+        SELECT r.first_at, r.last_at FROM @extschema@.log_report_rollups r
+         WHERE r.kind = 'total' AND r.hour > date_trunc('hour', log_from, 'UTC')
+        UNION ALL SELECT min(created_at), max(created_at) FROM first_hour
+        UNION ALL SELECT min(created_at), max(created_at) FROM tail) x),
 -- The period runs from since (or the first logged work order) to the last
 -- logged work order; its first and last quarters are compared.
 period AS (
-    SELECT CASE WHEN since IS NULL OR NOT isfinite(since) THEN min(created_at) ELSE since END AS lo,
-           max(created_at) AS hi
-      FROM log),
--- Each logged row with whether it falls in the first or the last quarter.
-quarters AS (
-    SELECT l.*, l.created_at <= p.lo + (p.hi - p.lo) / 4 AS first_quarter,
-           l.created_at >= p.hi - (p.hi - p.lo) / 4 AS last_quarter
-      FROM log l, period p),
--- TS1443 per work order, and among the work orders that ended with errors
--- (failures and partials).  A TS1443 that the sanitizer fixed is in
--- excluded_error_codes and counted apart.
-ts1443 AS (
-    SELECT coalesce(sum(weight) FILTER (WHERE first_quarter AND 'TS1443' = ANY (error_codes)), 0)
-             / sum(weight) FILTER (WHERE first_quarter) AS first_rate,
-           coalesce(sum(weight) FILTER (WHERE last_quarter AND 'TS1443' = ANY (error_codes)), 0)
-             / sum(weight) FILTER (WHERE last_quarter) AS last_rate,
-           coalesce(sum(weight) FILTER (WHERE first_quarter AND outcome <> 'success' AND 'TS1443' = ANY (error_codes)), 0)
-             / sum(weight) FILTER (WHERE first_quarter AND outcome <> 'success') AS first_share,
-           coalesce(sum(weight) FILTER (WHERE last_quarter AND outcome <> 'success' AND 'TS1443' = ANY (error_codes)), 0)
-             / sum(weight) FILTER (WHERE last_quarter AND outcome <> 'success') AS last_share,
-           coalesce(sum(weight) FILTER (WHERE 'TS1443' = ANY (error_codes)), 0) AS learned,
-           coalesce(sum(weight) FILTER (WHERE 'TS1443' = ANY (excluded_error_codes)), 0) AS fixed
-      FROM quarters),
-band AS (
-    SELECT coalesce(sum(weight) FILTER (WHERE first_quarter AND outcome = 'success'), 0)
-             / sum(weight) FILTER (WHERE first_quarter) AS first_rate,
-           coalesce(sum(weight) FILTER (WHERE last_quarter AND outcome = 'success'), 0)
-             / sum(weight) FILTER (WHERE last_quarter) AS last_rate,
-           coalesce(sum(weight) FILTER (WHERE last_quarter), 0) AS last_work_orders
-      FROM quarters WHERE complexity_band = '0.3-0.4'),
+    SELECT CASE WHEN NOT isfinite(log_from) THEN s.first_at ELSE log_from END AS lo,
+           s.last_at AS hi
+      FROM span s),
+bounds AS (
+    SELECT p.lo + (p.hi - p.lo) / 4 AS first_end, p.hi - (p.hi - p.lo) / 4 AS last_start
+      FROM period p),
 thresholds AS (
     SELECT count(*) FILTER (WHERE status = 'promoted') AS promoted,
            count(*) FILTER (WHERE status = 'rolled_back') AS rolled_back,
@@ -1124,22 +1166,102 @@ targeted AS (
      WHERE c.new_version IS NOT NULL AND c.action IN ('set', 'promoted')
        AND (since IS NULL OR c.changed_at >= since)
      ORDER BY c.code, c.changed_at DESC),
+-- Every bound of the period and of the eras, sorted, and the hours they
+-- cut through: those hours' rows come from the log, every other hour from
+-- the rollups.  Pieces between the same two bounds (or on the same bound)
+-- lie on the same side of every bound, so they are summed first.
+cuts AS (
+    SELECT coalesce(array_agg(DISTINCT b.t ORDER BY b.t), '{}') AS bounds,
+           coalesce(array_agg(DISTINCT date_trunc('hour', b.t, 'UTC')), '{}') AS hours
+      FROM (SELECT log_from
+            UNION ALL SELECT first_end FROM bounds
+            UNION ALL SELECT last_start FROM bounds
+            UNION ALL SELECT unnest(ARRAY[t.previous_change, t.era_end, t.changed_at, t.next_change])
+                        FROM targeted t) b (t)
+     WHERE isfinite(b.t)),
+-- The log's rows the report reads: the cut hours' folded rows and the
+-- rows not folded yet, summed per bucket of the bounds and per array.
+log_groups AS (
+    SELECT min(f.created_at) AS at, f.complexity_band, f.outcome, f.error_codes,
+           f.excluded_error_codes, sum(f.weight) AS weight
+      FROM (SELECT * FROM first_hour
+            UNION ALL
+            -- One BRIN scan per cut hour (OFFSET 0 keeps the subquery
+            -- per hour instead of one join with the whole log).
+            SELECT l.*
+              FROM cuts, unnest(cuts.hours) AS c (hour),
+                   LATERAL (SELECT l.created_at, l.complexity_band, l.outcome, l.error_codes,
+                                   l.excluded_error_codes, 1::numeric / l.sample_rate::numeric
+                              FROM @extschema@.proposer_failures l
+                             WHERE l.created_at >= c.hour AND l.created_at < c.hour + interval '1 hour'
+                               AND l.id <= mark
+                            OFFSET 0) l
+             WHERE c.hour > date_trunc('hour', log_from, 'UTC')
+            UNION ALL
+            SELECT * FROM tail) f, cuts
+     GROUP BY width_bucket(f.created_at, cuts.bounds), f.created_at = ANY (cuts.bounds),
+              f.complexity_band, f.outcome, f.error_codes, f.excluded_error_codes),
+-- What the report counts, as (at, kind, code, complexity_band, outcome,
+-- weight), kinds as in log_report_rollups: sums of whole hours (at: the
+-- first hour's start; no bound cuts them) and of the log's rows (at: the
+-- first created_at), these expanded as the fold expands them
+-- (REPORT_FACTS_LATERAL in src/retention.h).
+pieces AS MATERIALIZED (
+    SELECT min(r.hour) AS at, r.kind, r.code, r.complexity_band, r.outcome, sum(r.weight) AS weight
+      FROM @extschema@.log_report_rollups r, cuts
+     WHERE r.hour > date_trunc('hour', log_from, 'UTC') AND r.hour <> ALL (cuts.hours)
+     GROUP BY width_bucket(r.hour, cuts.bounds), r.kind, r.code, r.complexity_band, r.outcome
+    UNION ALL
+    SELECT f.at, k.kind, k.code, k.complexity_band, f.outcome, f.weight
+      FROM log_groups f,
+           LATERAL (SELECT 'total', '', f.complexity_band
+                    UNION ALL SELECT DISTINCT 'error', x.code, '' FROM unnest(f.error_codes) AS x (code)
+                    UNION ALL SELECT DISTINCT 'excluded', x.code, '' FROM unnest(f.excluded_error_codes) AS x (code))
+           AS k (kind, code, complexity_band)),
+-- Each piece with whether it falls in the first or the last quarter.
+quarters AS (
+    SELECT x.*, x.at <= b.first_end AS first_quarter, x.at >= b.last_start AS last_quarter
+      FROM pieces x, bounds b),
+-- TS1443 per work order, and among the work orders that ended with errors
+-- (failures and partials).  A TS1443 that the sanitizer fixed is in
+-- excluded_error_codes and counted apart.
+ts1443 AS (
+    SELECT coalesce(sum(weight) FILTER (WHERE first_quarter AND kind = 'error' AND code = 'TS1443'), 0)
+             / sum(weight) FILTER (WHERE first_quarter AND kind = 'total') AS first_rate,
+           coalesce(sum(weight) FILTER (WHERE last_quarter AND kind = 'error' AND code = 'TS1443'), 0)
+             / sum(weight) FILTER (WHERE last_quarter AND kind = 'total') AS last_rate,
+           coalesce(sum(weight) FILTER (WHERE first_quarter AND outcome <> 'success' AND kind = 'error' AND code = 'TS1443'), 0)
+             / sum(weight) FILTER (WHERE first_quarter AND outcome <> 'success' AND kind = 'total') AS first_share,
+           coalesce(sum(weight) FILTER (WHERE last_quarter AND outcome <> 'success' AND kind = 'error' AND code = 'TS1443'), 0)
+             / sum(weight) FILTER (WHERE last_quarter AND outcome <> 'success' AND kind = 'total') AS last_share,
+           coalesce(sum(weight) FILTER (WHERE kind = 'error' AND code = 'TS1443'), 0) AS learned,
+           coalesce(sum(weight) FILTER (WHERE kind = 'excluded' AND code = 'TS1443'), 0) AS fixed
+      FROM quarters),
+band AS (
+    SELECT coalesce(sum(weight) FILTER (WHERE first_quarter AND outcome = 'success'), 0)
+             / sum(weight) FILTER (WHERE first_quarter) AS first_rate,
+           coalesce(sum(weight) FILTER (WHERE last_quarter AND outcome = 'success'), 0)
+             / sum(weight) FILTER (WHERE last_quarter) AS last_rate,
+           coalesce(sum(weight) FILTER (WHERE last_quarter), 0) AS last_work_orders
+      FROM quarters WHERE kind = 'total' AND complexity_band = '0.3-0.4'),
 code_rates AS (
     SELECT t.*, b.rate AS before_rate, b.work_orders AS before_work_orders,
            a.rate AS after_rate, a.work_orders AS after_work_orders
       FROM targeted t
       CROSS JOIN LATERAL (
-          SELECT coalesce(sum(l.weight) FILTER (WHERE t.code = ANY (l.error_codes)), 0) / sum(l.weight) AS rate,
-                 coalesce(sum(l.weight), 0) AS work_orders
-            FROM log l
-           WHERE l.created_at < t.era_end
-             AND (t.previous_change IS NULL OR l.created_at >= t.previous_change)) b
+          SELECT coalesce(sum(l.weight) FILTER (WHERE l.kind = 'error' AND l.code = t.code), 0)
+                   / sum(l.weight) FILTER (WHERE l.kind = 'total') AS rate,
+                 coalesce(sum(l.weight) FILTER (WHERE l.kind = 'total'), 0) AS work_orders
+            FROM pieces l
+           WHERE l.at < t.era_end
+             AND (t.previous_change IS NULL OR l.at >= t.previous_change)) b
       CROSS JOIN LATERAL (
-          SELECT coalesce(sum(l.weight) FILTER (WHERE t.code = ANY (l.error_codes)), 0) / sum(l.weight) AS rate,
-                 coalesce(sum(l.weight), 0) AS work_orders
-            FROM log l
-           WHERE l.created_at >= t.changed_at
-             AND (t.next_change IS NULL OR l.created_at < t.next_change)) a),
+          SELECT coalesce(sum(l.weight) FILTER (WHERE l.kind = 'error' AND l.code = t.code), 0)
+                   / sum(l.weight) FILTER (WHERE l.kind = 'total') AS rate,
+                 coalesce(sum(l.weight) FILTER (WHERE l.kind = 'total'), 0) AS work_orders
+            FROM pieces l
+           WHERE l.at >= t.changed_at
+             AND (t.next_change IS NULL OR l.at < t.next_change)) a),
 report (ordinal, metric, value, target, met, detail) AS (
     SELECT 1, 'ts1443_reduction',
            CASE WHEN s.first_rate > 0 THEN 1 - coalesce(s.last_rate, 0) / s.first_rate END,
@@ -1217,7 +1339,8 @@ report (ordinal, metric, value, target, met, detail) AS (
                   coalesce(round((100 * r.after_rate)::numeric, 1) || '% of '
                            || round(r.after_work_orders::numeric) || ' weighted work orders', 'no work orders'))
       FROM code_rates r)
-SELECT metric, value::float8, target::float8, met, detail FROM report ORDER BY ordinal, metric
+SELECT metric, value::float8, target::float8, met, detail FROM report ORDER BY ordinal, metric;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.validation_report(timestamptz) IS
     'The notes'' Phase 3 metrics and the learning loop''s own over the period from since (NULL: everything): TS1443 reduction (first vs last quarter, sanitizer-fixed ones apart), success rate in the 0.3-0.4 band, threshold promotions and decisions, storage bytes per 1,000 work orders, window stability, enhancements created/approved/promoted/rolled back/rejected, and per code whose enhancement went live the reduction of its weighted rate per work order. One row per metric: value, target, met (NULL when it has no target or no data), detail.';

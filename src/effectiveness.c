@@ -87,6 +87,8 @@ static ApPlan fill_frequent_plan = AP_PLAN_CUSTOM(
  */
 static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"WITH tail AS MATERIALIZED (" LOG_TAIL("$1", "$3") "),"
+	/* The tail's rows have few distinct arrays: unnest each once. */
+	" tail_groups AS MATERIALIZED (" TAIL_GROUPS "),"
 	" roll AS MATERIALIZED ("
 	"  SELECT r.kind, r.code, pg_catalog.sum(r.work_orders) AS n, pg_catalog.sum(r.weight) AS weight,"
 	"   pg_catalog.sum(r.occurrence_rows) AS occurrence_n,"
@@ -95,26 +97,43 @@ static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"  GROUP BY r.kind, r.code),"
 	" total AS ("
 	"  SELECT pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight FROM ("
-	"   SELECT pg_catalog.count(*) AS n, coalesce(pg_catalog.sum(weight), 0) AS weight FROM tail"
+	"   SELECT coalesce(pg_catalog.sum(n), 0) AS n, coalesce(pg_catalog.sum(weight), 0) AS weight FROM tail_groups"
 	"   UNION ALL SELECT n, weight FROM roll WHERE kind = 'total') x),"
 	" usage AS ("
 	"  SELECT code, pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight,"
 	"   pg_catalog.sum(occurrence_n) AS occurrence_n, pg_catalog.sum(occurrences) AS occurrences"
 	"  FROM ("
-	"   SELECT u.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight,"
-	"    pg_catalog.count(*) FILTER (WHERE u.code = ANY (f.error_codes)) AS occurrence_n,"
+	"   SELECT u.code, pg_catalog.sum(f.n) AS n, pg_catalog.sum(f.weight) AS weight,"
+	"    coalesce(pg_catalog.sum(f.n) FILTER (WHERE u.code = ANY (f.error_codes)), 0) AS occurrence_n,"
 	"    coalesce(pg_catalog.sum(f.weight) FILTER (WHERE u.code = ANY (f.error_codes)), 0) AS occurrences"
-	"   FROM tail f," USED_CODES_LATERAL
+	"   FROM tail_groups f," USED_CODES_LATERAL
 	"   GROUP BY u.code"
 	"   UNION ALL SELECT code, n, weight, occurrence_n, occurrences FROM roll WHERE kind = 'used') x"
 	"  GROUP BY code),"
 	" occurrence AS ("
 	"  SELECT code, pg_catalog.sum(n) AS n, pg_catalog.sum(weight) AS weight FROM ("
-	"   SELECT c.code, pg_catalog.count(*) AS n, pg_catalog.sum(f.weight) AS weight"
-	"   FROM tail f," ERROR_CODES_LATERAL
+	"   SELECT c.code, pg_catalog.sum(f.n) AS n, pg_catalog.sum(f.weight) AS weight"
+	"   FROM tail_groups f," ERROR_CODES_LATERAL
 	"   GROUP BY c.code"
 	"   UNION ALL SELECT code, n, weight FROM roll WHERE kind = 'error') x"
-	"  GROUP BY code)"
+	"  GROUP BY code),"
+	/*
+	 * The newest messages of the live codes among the tail's rows above
+	 * the watermark, found in one pass: each code's first $2 with and
+	 * without its enhancement hold every one of its first $2 overall.
+	 */
+	" tail_messages AS MATERIALIZED ("
+	"  SELECT code, despite, created_at, log_id, ordinality, message FROM ("
+	"   SELECT m.code, m.despite, r.created_at, r.id AS log_id, x.ordinality,"
+	"    x.value ->> 'message' AS message,"
+	"    pg_catalog.row_number() OVER (PARTITION BY m.code, m.despite"
+	"      ORDER BY r.created_at DESC, r.id DESC, x.ordinality) AS rank"
+	"   FROM tail r," ROW_MESSAGES ","
+	"    LATERAL (SELECT x.value ->> 'code' AS code,"
+	"      " USED_ENHANCEMENT_OF("(x.value ->> 'code')") " AS despite) m"
+	"   WHERE r.id > $3 AND" ROW_MESSAGE_OK
+	"    AND m.code IN (SELECT a.error_code FROM @extschema@.prompt_enhancements a WHERE a.active)) ranked"
+	"  WHERE rank <= $2)"
 	" SELECT e.error_code, e.enhancement_text,"
 	"  coalesce(pg_catalog.round(u.weight), 0)::pg_catalog.int8,"
 	"  CASE WHEN u.n > 0 AND total.n - u.n > 0"
@@ -126,12 +145,8 @@ static ApPlan effectiveness_plan = AP_PLAN_CUSTOM(
 	"    FROM @extschema@.log_recent_messages m"
 	"    WHERE m.error_code = e.error_code AND m.created_at > pg_catalog.now() - $1"
 	"    UNION ALL"
-	"    SELECT" USED_ENHANCEMENT_OF("e.error_code") ", r.created_at, r.id, x.ordinality,"
-	"     x.value ->> 'message'"
-	"    FROM @extschema@.proposer_failures r," ROW_MESSAGES
-	"    WHERE r.id > $3 AND r.created_at > pg_catalog.now() - $1"
-	"     AND e.error_code = ANY (r.error_codes) AND x.value ->> 'code' = e.error_code"
-	"     AND" ROW_MESSAGE_OK ") s"
+	"    SELECT t.despite, t.created_at, t.log_id, t.ordinality, t.message"
+	"    FROM tail_messages t WHERE t.code = e.error_code) s"
 	"   ORDER BY s.despite DESC, s.created_at DESC, s.log_id DESC, s.ordinality LIMIT $2)"
 	" FROM @extschema@.prompt_enhancements e"
 	" CROSS JOIN total"

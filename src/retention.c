@@ -16,6 +16,16 @@
  *	  threshold experiment (the cutoff moves back to the oldest such start).
  * log_rollups days that ended before the same cutoff go too.
  *
+ * validation_report() reads log_report_rollups by the hour and the log's
+ * rows of the hours its bounds cut through, so it needs every log row from
+ * its start on.  Each batch that deletes rows records its cutoff in
+ * log_rollup_state.purged_before (rows created from then on are all kept)
+ * and deletes the report's hours that ended before it; the report counts
+ * from purged_before at the earliest, with a notice when asked for more.
+ * A batch locks the state row first, as a fold does, so that it never
+ * waits for that lock while holding its lock on the log (a fold waits for
+ * every transaction holding one).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -50,6 +60,21 @@ static ApPlan log_purge_plan = AP_PLAN_CUSTOM(
 	" LIMIT $3 FOR UPDATE SKIP LOCKED))",
 	TIMESTAMPTZOID, INT8OID, INT4OID);
 
+/* Serializes a batch with folds; no row: nothing folded, nothing to purge. */
+static ApPlan state_lock_plan = AP_PLAN_NO_ARGS(
+	"SELECT 1 FROM @extschema@.log_rollup_state FOR UPDATE");
+
+/* Rows created from $1 on are all still there. */
+static ApPlan horizon_plan = AP_PLAN(
+	"UPDATE @extschema@.log_rollup_state"
+	" SET purged_before = GREATEST(purged_before, $1)",
+	TIMESTAMPTZOID);
+
+static ApPlan report_rollups_purge_plan = AP_PLAN_CUSTOM(
+	"DELETE FROM @extschema@.log_report_rollups"
+	" WHERE hour < pg_catalog.date_trunc('hour', $1, 'UTC')",
+	TIMESTAMPTZOID);
+
 static ApPlan rollups_purge_plan = AP_PLAN_CUSTOM(
 	"DELETE FROM @extschema@.log_rollups WHERE day <= $1 - interval '1 day'",
 	TIMESTAMPTZOID);
@@ -73,6 +98,9 @@ retention_purge_batch(int batch_size)
 
 	if (ap_log_retention <= 0)
 		return 0;
+	ap_execute(&state_lock_plan, NULL, NULL, false, 0);
+	if (SPI_processed == 0)
+		return 0;
 
 	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp() -
 									(TimestampTz) ap_log_retention * USECS_PER_SEC);
@@ -87,6 +115,11 @@ retention_purge_batch(int batch_size)
 	values[2] = Int32GetDatum(batch_size);
 	ap_execute(&log_purge_plan, values, NULL, false, 0);
 	deleted = SPI_processed;
+	if (deleted > 0)
+	{
+		ap_execute(&horizon_plan, values, NULL, false, 0);
+		ap_execute(&report_rollups_purge_plan, values, NULL, false, 0);
+	}
 
 	ap_execute(&rollups_purge_plan, values, NULL, false, 0);
 	ap_execute(&messages_purge_plan, values, NULL, false, 0);

@@ -66,6 +66,21 @@ extern bool ap_worker_is_running(void);
 	"          WHERE pg_catalog.strpos(t.token, '@') = 0" \
 	"             OR pg_catalog.split_part(t.token, '@', 2) ~ '[1-9]') u"
 
+/*
+ * What validation_report() counts of a logged row "f", one row per fact:
+ * k (kind, code, complexity_band): ('total', '', its band), ('error', code,
+ * '') per distinct code of error_codes, ('excluded', code, '') per distinct
+ * code of excluded_error_codes.  The report's SQL expands rows the same way.
+ */
+#define REPORT_FACTS_LATERAL \
+	" LATERAL (SELECT 'total', '', f.complexity_band" \
+	"          UNION ALL SELECT DISTINCT 'error', x.code, ''" \
+	"           FROM pg_catalog.unnest(f.error_codes) AS x (code)" \
+	"          UNION ALL SELECT DISTINCT 'excluded', x.code, ''" \
+	"           FROM pg_catalog.unnest(f.excluded_error_codes) AS x (code))" \
+	" k (kind, code, complexity_band)"
+#define LOG_ROW_HOUR "pg_catalog.date_trunc('hour', f.created_at, 'UTC')"
+
 /* Messages kept per code and despite for recent_failures. */
 #define RECENT_MESSAGES_KEPT 5
 
@@ -101,19 +116,31 @@ extern bool ap_worker_is_running(void);
 
 /*
  * The log's rows of a window that the rollups do not hold, as (id,
- * proposer_name, weight, error_codes, prompt_enhancements_used): those
- * above the watermark "mark", and the folded ones of the partial first
- * day.  Two disjoint branches, so the first is an index range scan of the
- * few newest ids and the second a BRIN scan of less than a day.
+ * proposer_name, weight, error_codes, prompt_enhancements_used, created_at,
+ * error_samples): those above the watermark "mark", and the folded ones of
+ * the partial first day.  Two disjoint branches, so the first is an index
+ * range scan of the few newest ids and the second a BRIN scan of less than
+ * a day.
  */
 #define LOG_TAIL_COLUMNS \
 	" SELECT f.id, f.proposer_name, " LOG_ROW_WEIGHT " AS weight," \
-	" f.error_codes, f.prompt_enhancements_used FROM @extschema@.proposer_failures f"
+	" f.error_codes, f.prompt_enhancements_used, f.created_at, f.error_samples" \
+	" FROM @extschema@.proposer_failures f"
 #define LOG_TAIL(since, mark) \
 	LOG_TAIL_COLUMNS " WHERE f.id > " mark " AND f.created_at > " WINDOW_CUTOFF(since) \
 	" UNION ALL" \
 	LOG_TAIL_COLUMNS " WHERE f.id <= " mark " AND f.created_at > " WINDOW_CUTOFF(since) \
 	" AND f.created_at < " FIRST_FULL_DAY(since)
+
+/*
+ * The rows of a CTE "tail" (LOG_TAIL's columns) grouped by their arrays, as
+ * (error_codes, prompt_enhancements_used, n, weight): rows repeat a few
+ * combinations of codes, so the analyses unnest each combination once.
+ */
+#define TAIL_GROUPS \
+	" SELECT f.error_codes, f.prompt_enhancements_used, pg_catalog.count(*) AS n," \
+	" pg_catalog.sum(f.weight) AS weight FROM tail f" \
+	" GROUP BY f.error_codes, f.prompt_enhancements_used"
 
 /* Watermark of the rollups (0 before the first fold). */
 extern int64 rollups_watermark(bool lock_against_folds);

@@ -4,7 +4,8 @@
  *	  Daily rollups of the work-order log, folded in from its new rows.
  *
  * log_rollups holds weighted counts per UTC day, proposer, band, kind and
- * code; log_rollup_state holds the watermark: every log row with id <=
+ * code, log_report_rollups what validation_report() needs per UTC hour;
+ * log_rollup_state holds the watermark: every log row with id <=
  * folded_through is in the rollups, no other.  A fold adds the rows in
  * (folded_through, next_bound] and moves the watermark in one transaction,
  * so a fold that fails or is rolled back changes nothing and the next one
@@ -60,8 +61,22 @@ static ApPlan state_read_plan = AP_PLAN_NO_ARGS(
 static ApPlan fold_plan = AP_PLAN_CUSTOM(
 	"WITH f AS MATERIALIZED ("
 	"  SELECT " LOG_ROW_DAY " AS day, f.proposer_name, f.complexity_band,"
-	"   " LOG_ROW_WEIGHT " AS weight, f.error_codes, f.prompt_enhancements_used"
+	"   " LOG_ROW_WEIGHT " AS weight, f.error_codes, f.prompt_enhancements_used,"
+	"   " LOG_ROW_HOUR " AS hour, f.created_at, f.outcome, f.excluded_error_codes"
 	"  FROM @extschema@.proposer_failures f WHERE f.id > $1 AND f.id <= $2),"
+	" report_folded AS ("
+	"  INSERT INTO @extschema@.log_report_rollups AS r (hour, kind, code, complexity_band,"
+	"   outcome, work_orders, weight, first_at, last_at)"
+	"  SELECT f.hour, k.kind, k.code, k.complexity_band, f.outcome, pg_catalog.count(*),"
+	"   pg_catalog.sum(f.weight), pg_catalog.min(f.created_at), pg_catalog.max(f.created_at)"
+	"  FROM f," REPORT_FACTS_LATERAL
+	"  GROUP BY f.hour, k.kind, k.code, k.complexity_band, f.outcome"
+	"  ON CONFLICT (hour, kind, code, complexity_band, outcome) DO UPDATE"
+	"  SET work_orders = r.work_orders + excluded.work_orders,"
+	"   weight = r.weight + excluded.weight,"
+	"   first_at = LEAST(r.first_at, excluded.first_at),"
+	"   last_at = GREATEST(r.last_at, excluded.last_at)"
+	"  RETURNING 1),"
 	" folded AS ("
 	"  INSERT INTO @extschema@.log_rollups AS r (day, kind, code, proposer_name,"
 	"   complexity_band, work_orders, weight, occurrence_rows, occurrence_weight)"

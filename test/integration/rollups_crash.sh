@@ -2,9 +2,10 @@
 # Rollups are folded exactly once (TAP output).
 #
 # 1. A backend killed in the middle of a fold (the fold's transaction not
-#    committed) loses and doubles nothing: the watermark and the rollups are
-#    as before, the next folds fold every row once, and the analyses give
-#    the answers of the full scan.
+#    committed) loses and doubles nothing: the watermark and the rollups
+#    (daily and the report's hourly ones) are as before, the next folds fold
+#    every row once, and the analyses and validation_report give the
+#    answers of the full scan.
 # 2. Folds running every 0.2 s while four pgbench clients log work orders
 #    with record_work_order (ids handed out before commit, commits out of
 #    id order): afterwards every row is in the rollups exactly once.
@@ -54,7 +55,20 @@ mismatches() {
 	      EXCEPT SELECT day, proposer_name, complexity_band, work_orders, weight FROM log_rollups WHERE kind = 'total')) x"
 }
 
+# An era for validation_report's rate_reduction row, its bound inside an hour.
+q "INSERT INTO version_history (kind, subject, old_version, new_version, action, changed_at, changed_by, reason)
+   VALUES ('enhancement', 'TS2341', NULL, '1', 'set', now() - interval '5 days 3 hours 7 minutes', 'tester', 'seeded')" >/dev/null
+# validation_report's rows that count logged work orders, and the same from
+# a full scan of the log (test/validation_full_scan.sql).
+"${PSQL[@]}" -q -f "$AP_ROOT/test/validation_full_scan.sql" >/dev/null
+report_rows() {
+	q "SELECT md5(string_agg(concat_ws('|', metric, round(value::numeric, 12), met, detail), ';' ORDER BY metric))
+	     FROM $1(now() - interval '9 days 7 hours 5 minutes')
+	    WHERE metric LIKE 'ts1443%' OR metric LIKE 'success_rate%' OR metric LIKE 'rate_reduction:%'"
+}
 full_scan=$(answers)
+[[ $(q "SELECT value FROM validation_report_full_scan(now() - interval '9 days 7 hours 5 minutes') WHERE metric = 'rate_reduction:TS2341'") != "" ]]
+ok $? "the full scan has a rate reduction for TS2341 (the comparisons below can fail)"
 is "$(q "SELECT fold_rollups()")" 0 "the first fold records a bound"
 
 # 1. Kill a backend in the middle of a fold.
@@ -76,9 +90,14 @@ is "$(q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE applicatio
 wait "$victim"
 is "$(q "SELECT folded_through FROM log_rollup_state")" 0 "the killed fold left the watermark where it was"
 is "$(q "SELECT count(*) FROM log_rollups")" 0 "and no rollup row"
+is "$(q "SELECT count(*) FROM log_report_rollups")" 0 "nor a row of the report's rollups"
 is "$(answers)" "$full_scan" "the answers are those of the full scan"
 is "$(q "SELECT fold_rollups()")" 200000 "the next fold folds every row"
 is "$(mismatches)" 0 "once each"
+is "$(q "SELECT sum(work_orders) FROM log_report_rollups WHERE kind = 'total'")" 200000 \
+	"the report's rollups too"
+is "$(report_rows validation_report)" "$(report_rows validation_report_full_scan)" \
+	"and validation_report gives the full scan's answers"
 is "$(answers)" "$full_scan" "and the rollups give the answers of the full scan"
 
 # 2. Folds while work orders are logged concurrently.
@@ -103,6 +122,8 @@ is "$(q "SELECT folded_through = max(id) FROM log_rollup_state, proposer_failure
 is "$(mismatches)" 0 "every row logged during the folds is in the rollups exactly once"
 is "$(q "SELECT sum(work_orders) = (SELECT count(*) FROM proposer_failures) FROM log_rollups WHERE kind = 'total'")" t \
 	"and the totals count every logged row"
+is "$(q "SELECT sum(work_orders) = (SELECT count(*) FROM proposer_failures) FROM log_report_rollups WHERE kind = 'total'")" t \
+	"so do the report's rollups"
 # 3. A row whose transaction is still open when higher ids have committed.
 session_open
 session_ask "BEGIN;" >/dev/null

@@ -61,7 +61,42 @@ q "INSERT INTO threshold_experiments (proposer_name, old_threshold, new_threshol
      confidence_threshold, status, watching, current_sample_count, current_successes, current_success_rate,
      watch_rule, watch_sample_count, watch_successes, decided_at)
    VALUES ('w', 0.4, 0.5, 5, 0.7, 'promoted', true, 5, 5, 1, 'below_bar', 3, 3, now())" >/dev/null
+q "INSERT INTO proposer_failures (created_at, work_order_id, proposer_name, complexity_score, complexity_band,
+     initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
+   SELECT now() - i * interval '97 minutes', 'older-' || i, 'm', 0.35, '0.3-0.4', 3,
+          CASE WHEN i % 3 = 0 THEN 0 ELSE 2 END, false, 0.33,
+          CASE WHEN i % 3 = 0 THEN 'success' ELSE 'failure' END,
+          CASE WHEN i % 3 = 0 THEN '{}'::text[] WHEN i % 2 = 0 THEN '{TS1443}' ELSE '{TS2345}' END,
+          CASE WHEN i % 3 = 0 THEN 0.1 ELSE 1 END
+     FROM generate_series(1, 40) i" >/dev/null
+# A fold under 0.1.0 (its daily rollups and watermark), then 5 rows more.
+q "INSERT INTO log_rollups (day, kind, code, proposer_name, complexity_band, work_orders, weight)
+   SELECT date_trunc('day', created_at, 'UTC'), 'total', '', proposer_name, complexity_band, count(*),
+          sum(1::numeric / sample_rate::numeric)
+     FROM proposer_failures GROUP BY 1, 4, 5" >/dev/null
+q "INSERT INTO log_rollup_state (folded_through, next_bound) SELECT max(id), max(id) FROM proposer_failures" >/dev/null
+q "INSERT INTO proposer_failures (work_order_id, proposer_name, complexity_score, complexity_band,
+     initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
+   SELECT 'late-' || i, 'm', 0.35, '0.3-0.4', 3, 2, false, 0.33, 'failure', '{TS1443}', 1
+     FROM generate_series(1, 5) i" >/dev/null
 q "ALTER EXTENSION adaptive_prompts UPDATE" >/dev/null
+is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'old-%'")" 20 \
+	"the log's rows are kept"
+is "$(q "SELECT sum(work_orders) FROM log_report_rollups WHERE kind = 'total'")" 60 \
+	"the update puts the rows 0.1.0 folded into the report's rollups, once"
+"${PSQL[@]}" -q -f "$AP_ROOT/test/validation_full_scan.sql" >/dev/null
+report_rows() {
+	q "SELECT string_agg(concat_ws('|', metric, round(value::numeric, 12), met, detail), ';' ORDER BY metric)
+	     FROM $1(NULL) WHERE metric LIKE 'ts1443%' OR metric LIKE 'success_rate%'"
+}
+[[ $(report_rows validation_report_full_scan) == *"ts1443_reduction|"[0-9-]* ]]
+ok $? "the full scan has a TS1443 reduction (the comparisons below can fail)"
+is "$(report_rows validation_report)" "$(report_rows validation_report_full_scan)" \
+	"validation_report after the update gives the full scan's answers"
+q "SELECT fold_rollups()" >/dev/null
+is "$(q "SELECT fold_rollups()")" 5 "the next folds fold only the rows 0.1.0 had not folded"
+is "$(report_rows validation_report)" "$(report_rows validation_report_full_scan)" \
+	"and the report still gives the full scan's answers"
 is "$(q "SELECT proposer_name, count(*), sum(c.sample_count), sum(c.successes), sum(c.watch_sample_count), sum(c.watch_successes)
            FROM threshold_experiment_counts c JOIN threshold_experiments e ON e.id = c.experiment_id
           GROUP BY proposer_name ORDER BY proposer_name" | tr '\n' ' ')" "m|16|10|8|0|0 w|16|5|5|3|3 " \
@@ -76,10 +111,12 @@ is "$(q "SELECT (record_work_order('w', 0.45, 2, 0, work_order_id => 'watch-1'))
 is "$(q "SELECT watching || ' ' || watch_sample_count || ' ' || watch_successes || ' ' || (watch_reason LIKE 'kept after watch: 5/5 %')
            FROM threshold_experiments WHERE proposer_name = 'w'")" "false 5 5 true" \
 	"and the watch continued from its 3 to end at 5 of 5"
-is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'old-%'")" 20 \
-	"the log's rows are kept"
 is "$(q "SELECT count(*) FROM (SELECT record_work_order('m', 0.25, 2, 2, work_order_id => 'new-' || i) FROM generate_series(1, 10) i) s")" 10 \
 	"record_work_order works after the update"
 is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'new-%'")" 10 \
 	"and logs its failures next to the old ones"
+q "SELECT fold_rollups()" >/dev/null
+q "SELECT fold_rollups()" >/dev/null
+is "$(q "SELECT sum(work_orders) FROM log_report_rollups WHERE kind = 'total'") $(q "SELECT count(*) FROM proposer_failures")" \
+	"75 75" "every row is in the report's rollups once"
 done_testing
