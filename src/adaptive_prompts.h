@@ -304,6 +304,7 @@ extern void experiment_count_work_order(const WorkOrderFacts *facts,
 
 /* A/B tests of prompt and enhancement versions (ab_tests.c). */
 extern void ab_count_work_order(const WorkOrderFacts *facts);
+extern int	ab_settle_open_tests(void);
 
 /* The ledger purge, for the background worker (work_orders.c). */
 extern uint64 work_orders_purge_ledger(int batch_size);

@@ -577,6 +577,14 @@ purge_unit(void *arg)
 }
 
 static void
+settle_ab_tests_unit(void *arg)
+{
+	(void) arg;
+	if (activity_ab_tests_open())
+		(void) ab_settle_open_tests();
+}
+
+static void
 refresh_stats_unit(void *arg)
 {
 	(void) arg;
@@ -622,6 +630,8 @@ worker_maintenance(void)
 	 */
 	worker_run("folding the log into the rollups", fold_rollups_unit, NULL);
 	worker_run("purging expired log and ledger rows", purge_unit, NULL);
+	/* Decisions of A/B tests the last concurrent work orders left due. */
+	worker_run("settling A/B tests", settle_ab_tests_unit, NULL);
 	if (ap_failure_trigger > 0)
 		worker_run("checking the failure trigger", failure_trigger_unit, NULL);
 	if (now >= next_effectiveness_check)

@@ -51,7 +51,25 @@ q "INSERT INTO proposer_failures (work_order_id, proposer_name, complexity_score
      initial_errors, final_errors, stalled, improvement_rate, outcome, error_codes, sample_rate)
    SELECT 'old-' || i, 'm', 0.25, '0.2-0.3', 3, 2, false, 0.33, 'failure', ARRAY['TS2345'], 1
      FROM generate_series(1, 20) i" >/dev/null
+# A prompt test running under 0.1.0, its counts on its row.
+q "INSERT INTO prompt_versions (version, proposer_name, base_prompt, is_active)
+   VALUES ('m/v1', 'm', 'Prompt one.', true), ('m/v2', 'm', 'Prompt two.', false)" >/dev/null
+old_test=$(q "INSERT INTO ab_tests (kind, subject, candidate, incumbent, salt, sample_size, alpha,
+                                    candidate_work_orders, candidate_successes, incumbent_work_orders, incumbent_successes)
+              VALUES ('prompt_version', 'm', 'm/v2', 'm/v1', 14, 1000, 0.05, 7, 6, 5, 3) RETURNING id")
 q "ALTER EXTENSION adaptive_prompts UPDATE" >/dev/null
+is "$(q "SELECT count(*), sum(candidate_work_orders), sum(incumbent_successes) FILTER (WHERE stripe = 0)
+         FROM ab_test_counts WHERE test_id = $old_test")" "16|7|3" \
+	"the update makes the stripes of a running test, its counts in stripe 0"
+q "SELECT count(record_work_order('m', 0.25, 2, 0, false, '{}', '[]', v.version, '{}', '{}', 'ab-' || i))
+     FROM generate_series(1, 40) i, get_active_prompt_version('m', 'ab-' || i) v" >/dev/null
+is "$(q "SELECT p.candidate_work_orders = 7 + (SELECT count(*) FROM generate_series(1, 40) i
+                                               WHERE ab_test_arm($old_test, 'ab-' || i) = 'candidate')
+            AND p.incumbent_work_orders = 5 + (SELECT count(*) FROM generate_series(1, 40) i
+                                               WHERE ab_test_arm($old_test, 'ab-' || i) = 'incumbent')
+            AND p.candidate_successes + p.incumbent_successes = 6 + 3 + 40
+         FROM ab_test_progress p WHERE p.test_id = $old_test")" t \
+	"the test's counts go on from the row's after the update"
 is "$(q "SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'old-%'")" 20 \
 	"the log's rows are kept"
 is "$(q "SELECT count(*) FROM (SELECT record_work_order('m', 0.25, 2, 2, work_order_id => 'new-' || i) FROM generate_series(1, 10) i) s")" 10 \
