@@ -113,31 +113,50 @@ static ApPlan open_tests_plan = AP_PLAN(
 	TEXTOID, TEXTARRAYOID);
 
 /*
- * Counting: add to this backend's stripe of the test.  $3 success, $4 the
- * targeted code occurred, $5 improvement rate.
+ * Counting: add to this backend's stripe of the test, and return the
+ * work orders of both arms and the watch summed over the stripes (this
+ * stripe as updated, the others as this statement's snapshot sees them):
+ * one statement per counted work order.  $3 success, $4 the targeted code
+ * occurred, $5 improvement rate.  No row when the test has no stripes.
  */
+#define AB_COUNT_RETURNING \
+	" RETURNING candidate_work_orders, incumbent_work_orders, watch_work_orders)" \
+	" SELECT c.candidate_work_orders + COALESCE(o.candidate_work_orders, 0)," \
+	" c.incumbent_work_orders + COALESCE(o.incumbent_work_orders, 0)," \
+	" c.watch_work_orders + COALESCE(o.watch_work_orders, 0)" \
+	" FROM counted c, (SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8 AS candidate_work_orders," \
+	"   pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8 AS incumbent_work_orders," \
+	"   pg_catalog.sum(watch_work_orders)::pg_catalog.int8 AS watch_work_orders" \
+	"   FROM @extschema@.ab_test_counts WHERE test_id = $1 AND stripe <> $2) o"
+
 static ApPlan count_candidate_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_test_counts SET candidate_work_orders = candidate_work_orders + 1,"
+	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	" SET candidate_work_orders = candidate_work_orders + 1,"
 	" candidate_successes = candidate_successes + $3,"
 	" candidate_occurrences = candidate_occurrences + $4,"
 	" candidate_improvement_sum = candidate_improvement_sum + $5"
-	" WHERE test_id = $1 AND stripe = $2",
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
 	INT8OID, INT4OID, INT4OID, INT4OID, FLOAT8OID);
 
 static ApPlan count_incumbent_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_test_counts SET incumbent_work_orders = incumbent_work_orders + 1,"
+	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	" SET incumbent_work_orders = incumbent_work_orders + 1,"
 	" incumbent_successes = incumbent_successes + $3,"
 	" incumbent_occurrences = incumbent_occurrences + $4,"
 	" incumbent_improvement_sum = incumbent_improvement_sum + $5"
-	" WHERE test_id = $1 AND stripe = $2",
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
 	INT8OID, INT4OID, INT4OID, INT4OID, FLOAT8OID);
 
 /* The first four parameters of the two above: no improvement sum. */
 static ApPlan count_watch_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_test_counts SET watch_work_orders = watch_work_orders + 1,"
+	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	" SET watch_work_orders = watch_work_orders + 1,"
 	" watch_successes = watch_successes + $3,"
 	" watch_occurrences = watch_occurrences + $4"
-	" WHERE test_id = $1 AND stripe = $2",
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
 	INT8OID, INT4OID, INT4OID, INT4OID);
 
 /* A test's stripes: made when it starts (and by counting if missing). */
@@ -146,13 +165,6 @@ static ApPlan create_stripes_plan = AP_PLAN(
 	" SELECT $1, s FROM pg_catalog.generate_series(0, $2 - 1) s"
 	" ON CONFLICT DO NOTHING",
 	INT8OID, INT4OID);
-
-/* What the hot path checks: the work orders of each arm and the watch. */
-static ApPlan stripe_work_orders_plan = AP_PLAN(
-	"SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8, pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8,"
-	" pg_catalog.sum(watch_work_orders)::pg_catalog.int8"
-	" FROM @extschema@.ab_test_counts WHERE test_id = $1",
-	INT8OID);
 
 /* What a decision uses, in AB_TEST_COLUMNS order of the counts. */
 static ApPlan stripe_sums_plan = AP_PLAN(
@@ -950,14 +962,15 @@ ab_count_work_order(const WorkOrderFacts *facts)
 			/* A test made without its stripes (by hand): make them. */
 			ab_create_stripes(row->id);
 			ap_execute(plan, values, NULL, false, 0);
+			if (SPI_processed != 1)
+				elog(ERROR, "A/B test %lld has no row of counts for stripe %d",
+					 (long long) row->id, ap_counter_stripe());
 		}
 
 		/*
 		 * Work orders that commit after a decision only add to the stripes:
 		 * the row keeps the counts the decision used.
 		 */
-		values[0] = Int64GetDatum(row->id);
-		ap_execute(&stripe_work_orders_plan, values, NULL, false, 0);
 		candidate_work_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 															SPI_tuptable->tupdesc, 1, &isnull));
 		incumbent_work_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

@@ -88,8 +88,7 @@ is "$(q "SELECT count(*) FROM ab_tests WHERE id IN $tests AND (status <> 'runnin
 	"every test took at least one decision during the run"
 
 # One line of decision_reason per decision and per look, each once, in order.
-check_decisions() {
-	q "SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t
+decisions_query="SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t
 	    WHERE t.id IN $tests AND NOT (
 	      array_length(regexp_split_to_array(t.decision_reason, E'\n'), 1)
 	        = CASE WHEN t.status = 'running' THEN t.checkpoint - 1 ELSE t.checkpoint END + t.watch_looks
@@ -99,10 +98,8 @@ check_decisions() {
 	      AND (SELECT bool_and(l.line ~ ('look ' || (l.n - t.checkpoint) || ' of 4'))
 	             FROM unnest(regexp_split_to_array(t.decision_reason, E'\n')) WITH ORDINALITY AS l (line, n)
 	            WHERE l.n > t.checkpoint AND t.status <> 'running') IS NOT FALSE)"
-}
 # The counts each decision recorded: at least its checkpoint (look), at most the live sums.
-check_counts() {
-	q "SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t JOIN ab_test_progress p ON p.test_id = t.id
+counts_query="SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t JOIN ab_test_progress p ON p.test_id = t.id
 	    WHERE t.id IN $tests AND NOT (
 	      least(t.candidate_work_orders, t.incumbent_work_orders)
 	        >= (CASE WHEN t.status = 'running' THEN t.checkpoint - 1 ELSE t.checkpoint END) * t.sample_size
@@ -112,14 +109,22 @@ check_counts() {
 	      AND t.incumbent_occurrences <= p.incumbent_occurrences
 	      AND t.watch_work_orders >= (t.watch_looks * t.sample_size + 3) / 4
 	      AND t.watch_work_orders <= p.watch_work_orders)"
-}
 # Nothing due is left: the live sums are below the next checkpoint or look.
-check_settled() {
-	q "SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t JOIN ab_test_progress p ON p.test_id = t.id
+settled_query="SELECT string_agg(t.subject, ' ' ORDER BY t.id) FROM ab_tests t JOIN ab_test_progress p ON p.test_id = t.id
 	    WHERE t.id IN $tests AND (
 	      (t.status = 'running' AND least(p.candidate_work_orders, p.incumbent_work_orders) >= t.checkpoint * t.sample_size)
 	      OR (t.status = 'watching' AND p.watch_work_orders >= ((t.watch_looks + 1) * t.sample_size + 3) / 4))"
+check_decisions() { q "$decisions_query"; }
+check_counts() { q "$counts_query"; }
+check_settled() { q "$settled_query"; }
+# A check run after a change made by hand in a transaction rolled back.
+check_after() {
+	"${PSQL[@]}" -c "BEGIN" -c "$1" -c "$2" -c "ROLLBACK"
 }
+note "$(q "SELECT string_agg(t.subject || ': ' || t.status || ', checkpoint ' || t.checkpoint || ', watch looks ' || t.watch_looks
+                            || ', recorded ' || t.candidate_work_orders || '/' || t.incumbent_work_orders || '/' || t.watch_work_orders
+                            || ', live ' || p.candidate_work_orders || '/' || p.incumbent_work_orders || '/' || p.watch_work_orders, '; ')
+           FROM ab_tests t JOIN ab_test_progress p ON p.test_id = t.id WHERE t.id IN $tests")"
 is "$(check_decisions)" "" "each checkpoint and each look of the watch was decided exactly once, in order"
 is "$(check_counts)" "" "the counts each decision recorded reach its checkpoint (look) and do not exceed the live sums"
 settled=$(q "SELECT settle_ab_tests()")
@@ -127,6 +132,16 @@ is "$(check_settled)" "" "after settle_ab_tests() ($settled taken) no test is le
 is "$(check_decisions)" "" "and still one line per decision"
 is "$(check_counts)" "" "and the recorded counts still within bounds"
 is "$(q "SELECT settle_ab_tests()")" 0 "a second settle_ab_tests() takes nothing"
+# The checks can fail: a decision recorded twice, counts recorded past the
+# live sums, a decision left due.
+better="(SELECT min(id) FROM ab_tests WHERE subject = 'better')"
+is "$(check_after "UPDATE ab_tests SET decision_reason = decision_reason || E'\\n' || split_part(decision_reason, E'\\n', 1) WHERE id = $better" \
+	"$decisions_query")" better "(the check of the decisions finds a decision recorded twice)"
+is "$(check_after "UPDATE ab_tests SET candidate_work_orders = candidate_work_orders + 1000 WHERE id = $better" \
+	"$counts_query")" better "(the check of the counts finds counts past the live sums)"
+is "$(check_after "UPDATE ab_test_counts SET candidate_work_orders = candidate_work_orders + 1000, incumbent_work_orders = incumbent_work_orders + 1000 WHERE test_id = (SELECT min(id) FROM ab_tests WHERE subject = 'equal') AND stripe = 0" \
+	"$settled_query")" "$(q "SELECT CASE WHEN status = 'running' THEN 'equal' END FROM ab_tests WHERE id = (SELECT min(id) FROM ab_tests WHERE subject = 'equal')")" \
+	"(the check of what is due finds a running test past its checkpoint)"
 is "$(q "SELECT string_agg(t.subject, ' ') FROM ab_tests t WHERE t.id IN $tests AND
            (SELECT count(*) FROM version_history h WHERE h.ab_test_id = t.id)
              <> CASE t.status WHEN 'watching' THEN 1 WHEN 'promoted' THEN 1 WHEN 'rolled_back' THEN 2 ELSE 0 END")" "" \
