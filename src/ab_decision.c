@@ -298,6 +298,21 @@ ab_watch_look_due(AbWatchRule rule, int looks_taken, int64_t watched,
 	return watched >= sizes[looks_taken] ? looks_taken + 1 : 0;
 }
 
+int64_t
+ab_watch_next_look_size(AbWatchRule rule, int looks_taken, int64_t sample_size)
+{
+	int64_t		sizes[AB_WATCH_LOOKS];
+	double		t[AB_WATCH_LOOKS];
+	int			looks;
+
+	if (rule == AB_WATCH_RULE_FIXED_ALPHA)
+		return looks_taken == 0 ? sample_size : 0;
+	looks = watch_looks(sample_size, sizes, t);
+	if (looks_taken < 0 || looks_taken >= looks)
+		return 0;
+	return sizes[looks_taken];
+}
+
 /*
  * Decide the watch at a look: the same test, reversed.
  */

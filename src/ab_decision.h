@@ -121,6 +121,13 @@ extern int	ab_watch_look_due(AbWatchRule rule, int looks_taken, int64_t watched,
 							  int64_t sample_size, int *looks);
 
 /*
+ * The watched work orders at which the watch's next look (looks_taken + 1)
+ * is due; 0 when every look was taken.
+ */
+extern int64_t ab_watch_next_look_size(AbWatchRule rule, int looks_taken,
+									   int64_t sample_size);
+
+/*
  * Decide the watch after a promotion at look number look (from
  * ab_watch_look_due): roll back when the promoted version did
  * significantly worse (one-sided) than the incumbent's arm did in the

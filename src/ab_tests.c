@@ -103,34 +103,42 @@ typedef enum AbArmChoice
 	ARM_WATCH
 } AbArmChoice;
 
-/* The hot path's one lookup: the open tests a work order may count in. */
+/*
+ * The hot path's one lookup: the open tests a work order may count in,
+ * with only the columns counting needs (executor start-up grows with the
+ * width of the plan, and the hot path pays it on every call while a test
+ * runs).  Sorted by id in C (ab_count_work_order), not by a Sort node.
+ */
+#define AB_LOOKUP_COLUMNS \
+	"id, kind, subject, candidate, incumbent, salt, sample_size, status," \
+	" checkpoint, watch_rule, watch_looks"
+
 static ApPlan open_tests_plan = AP_PLAN(
-	"SELECT " AB_TEST_COLUMNS " FROM @extschema@.ab_tests"
+	"SELECT " AB_LOOKUP_COLUMNS " FROM @extschema@.ab_tests"
 	" WHERE status IN ('running', 'watching')"
 	" AND ((kind = 'prompt_version' AND subject = $1)"
-	"   OR (kind = 'enhancement' AND subject = ANY ($2)))"
-	" ORDER BY id",
+	"   OR (kind = 'enhancement' AND subject = ANY ($2)))",
 	TEXTOID, TEXTARRAYOID);
 
 /*
- * Counting: add to this backend's stripe of the test, and return the
- * work orders of both arms and the watch summed over the stripes (this
- * stripe as updated, the others as this statement's snapshot sees them):
- * one statement per counted work order.  $3 success, $4 the targeted code
- * occurred, $5 improvement rate.  No row when the test has no stripes.
+ * Counting: add to this backend's stripe of the test and return the
+ * stripe's work orders (both arms and the watch).  $3 success, $4 the
+ * targeted code occurred, $5 improvement rate.  No row when the test has
+ * no stripes.
  */
 #define AB_COUNT_RETURNING \
-	" RETURNING candidate_work_orders, incumbent_work_orders, watch_work_orders)" \
-	" SELECT c.candidate_work_orders + COALESCE(o.candidate_work_orders, 0)," \
-	" c.incumbent_work_orders + COALESCE(o.incumbent_work_orders, 0)," \
-	" c.watch_work_orders + COALESCE(o.watch_work_orders, 0)" \
-	" FROM counted c, (SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8 AS candidate_work_orders," \
-	"   pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8 AS incumbent_work_orders," \
-	"   pg_catalog.sum(watch_work_orders)::pg_catalog.int8 AS watch_work_orders" \
-	"   FROM @extschema@.ab_test_counts WHERE test_id = $1 AND stripe <> $2) o"
+	" RETURNING candidate_work_orders, incumbent_work_orders, watch_work_orders"
+
+/* The work orders of both arms and the watch, summed over the stripes. */
+static ApPlan stripe_work_orders_plan = AP_PLAN(
+	"SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8,"
+	" pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8,"
+	" pg_catalog.sum(watch_work_orders)::pg_catalog.int8"
+	" FROM @extschema@.ab_test_counts WHERE test_id = $1",
+	INT8OID);
 
 static ApPlan count_candidate_plan = AP_PLAN(
-	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	"UPDATE @extschema@.ab_test_counts"
 	" SET candidate_work_orders = candidate_work_orders + 1,"
 	" candidate_successes = candidate_successes + $3,"
 	" candidate_occurrences = candidate_occurrences + $4,"
@@ -140,7 +148,7 @@ static ApPlan count_candidate_plan = AP_PLAN(
 	INT8OID, INT4OID, INT4OID, INT4OID, FLOAT8OID);
 
 static ApPlan count_incumbent_plan = AP_PLAN(
-	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	"UPDATE @extschema@.ab_test_counts"
 	" SET incumbent_work_orders = incumbent_work_orders + 1,"
 	" incumbent_successes = incumbent_successes + $3,"
 	" incumbent_occurrences = incumbent_occurrences + $4,"
@@ -151,7 +159,7 @@ static ApPlan count_incumbent_plan = AP_PLAN(
 
 /* The first four parameters of the two above: no improvement sum. */
 static ApPlan count_watch_plan = AP_PLAN(
-	"WITH counted AS (UPDATE @extschema@.ab_test_counts"
+	"UPDATE @extschema@.ab_test_counts"
 	" SET watch_work_orders = watch_work_orders + 1,"
 	" watch_successes = watch_successes + $3,"
 	" watch_occurrences = watch_occurrences + $4"
@@ -331,6 +339,47 @@ ab_row_read(int row_number, AbTestRow *row)
 				 errmsg("A/B test %lld has an unknown decision or watch rule",
 						(long long) row->id)));
 	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 25, &isnull));
+}
+
+/*
+ * Read an AB_LOOKUP_COLUMNS row of SPI_tuptable: what counting needs.
+ */
+static void
+ab_lookup_row_read(int row_number, AbTestRow *row)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row_number];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	char	   *status;
+
+	memset(row, 0, sizeof(*row));
+	row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	row->is_prompt = strcmp(SPI_getvalue(tuple, desc, 2), AB_KIND_PROMPT) == 0;
+	row->subject = SPI_getvalue(tuple, desc, 3);
+	row->candidate = SPI_getvalue(tuple, desc, 4);
+	row->incumbent = SPI_getvalue(tuple, desc, 5);	/* NULL when NULL */
+	row->salt = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	row->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, 7, &isnull));
+	status = SPI_getvalue(tuple, desc, 8);
+	row->watching = strcmp(status, "watching") == 0;
+	row->open = true;
+	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
+	if (ab_watch_rule_from_name(SPI_getvalue(tuple, desc, 10), &row->watch_rule) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("A/B test %lld has an unknown watch rule",
+						(long long) row->id)));
+	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
+}
+
+/* qsort comparator: tests by id. */
+static int
+ab_row_id_compare(const void *a, const void *b)
+{
+	int64		first = ((const AbTestRow *) a)->id;
+	int64		second = ((const AbTestRow *) b)->id;
+
+	return (first > second) - (first < second);
 }
 
 /*
@@ -887,6 +936,52 @@ ab_settle_test(int64 test_id)
 }
 
 /*
+ * The three work-order counts of the first row of SPI_tuptable.
+ */
+static void
+ab_work_orders_read(int64 *candidate_work_orders, int64 *incumbent_work_orders,
+					int64 *watch_work_orders)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[0];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+	*candidate_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	*incumbent_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+	*watch_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+}
+
+/*
+ * Do these work orders reach the test's next checkpoint, or the watch's
+ * next look?  divisor 1 asks it of the sums over all stripes; divisor
+ * AP_COUNTER_STRIPES asks whether one stripe holds its share, the part of
+ * the threshold that at least one stripe holds once the sums reach it
+ * (if every stripe had less than ceil(threshold / 16), the sum would be
+ * below the threshold).
+ */
+static bool
+ab_threshold_reached(const AbTestRow *row, bool watch, int64 candidate_work_orders,
+					 int64 incumbent_work_orders, int64 watch_work_orders,
+					 int divisor)
+{
+	int64		threshold;
+
+	if (watch)
+	{
+		threshold = ab_watch_next_look_size(row->watch_rule, row->watch_looks,
+											row->sample_size);
+		return threshold > 0 &&
+			watch_work_orders >= (threshold + divisor - 1) / divisor;
+	}
+	threshold = (int64) row->checkpoint * row->sample_size;
+	threshold = (threshold + divisor - 1) / divisor;
+	if (divisor == 1)
+		return Min(candidate_work_orders, incumbent_work_orders) >= threshold;
+	/* The arms may reach their share in different stripes. */
+	return Max(candidate_work_orders, incumbent_work_orders) >= threshold;
+}
+
+/*
  * Count a work order in the running A/B tests it takes part in: add it to
  * this backend's stripe of each, and take the decision path of a test whose
  * sums, as this work order sees them, reach its checkpoint or the watch's
@@ -927,16 +1022,17 @@ ab_count_work_order(const WorkOrderFacts *facts)
 	row_count = (int) SPI_processed;
 	rows = palloc(sizeof(AbTestRow) * row_count);
 	for (i = 0; i < row_count; i++)
-		ab_row_read(i, &rows[i]);
+		ab_lookup_row_read(i, &rows[i]);
 
 	/* Tests are counted in id order, the same order in every backend. */
+	if (row_count > 1)
+		qsort(rows, row_count, sizeof(AbTestRow), ab_row_id_compare);
 	for (i = 0; i < row_count; i++)
 	{
 		const AbTestRow *row = &rows[i];
 		AbArmChoice arm = ab_arm_of_work_order(row, facts);
 		bool		has_code;
 		ApPlan	   *plan;
-		bool		isnull;
 		int64		candidate_work_orders;
 		int64		incumbent_work_orders;
 		int64		watch_work_orders;
@@ -968,26 +1064,27 @@ ab_count_work_order(const WorkOrderFacts *facts)
 		}
 
 		/*
-		 * Work orders that commit after a decision only add to the stripes:
-		 * the row keeps the counts the decision used.
+		 * Only a stripe that holds its share of the next checkpoint (look)
+		 * reads the sums: while none does, they cannot have reached it.
+		 * Once they have, every call that adds to such a stripe checks, and
+		 * takes the decision path.  Work orders that commit after a
+		 * decision only add to the stripes: the row keeps the counts the
+		 * decision used.
 		 */
-		candidate_work_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 1, &isnull));
-		incumbent_work_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															SPI_tuptable->tupdesc, 2, &isnull));
-		watch_work_orders = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														SPI_tuptable->tupdesc, 3, &isnull));
-		if (arm == ARM_WATCH)
+		ab_work_orders_read(&candidate_work_orders, &incumbent_work_orders,
+							&watch_work_orders);
+		due = ab_threshold_reached(row, arm == ARM_WATCH, candidate_work_orders,
+								   incumbent_work_orders, watch_work_orders,
+								   AP_COUNTER_STRIPES);
+		if (due)
 		{
-			int			looks;
-
-			due = ab_watch_look_due(row->watch_rule, row->watch_looks,
-									watch_work_orders, row->sample_size,
-									&looks) > 0;
+			values[0] = Int64GetDatum(row->id);
+			ap_execute(&stripe_work_orders_plan, values, NULL, false, 0);
+			ab_work_orders_read(&candidate_work_orders, &incumbent_work_orders,
+								&watch_work_orders);
+			due = ab_threshold_reached(row, arm == ARM_WATCH, candidate_work_orders,
+									   incumbent_work_orders, watch_work_orders, 1);
 		}
-		else
-			due = Min(candidate_work_orders, incumbent_work_orders) >=
-				(int64) row->checkpoint * row->sample_size;
 		if (due)
 			(void) ab_settle_test(row->id);
 	}

@@ -26,7 +26,7 @@ main(void)
 	AbDecision	d;
 	char		reason[1024];
 
-	tap_plan(36);
+	tap_plan(37);
 
 	/* An enhancement that lowers its code's rate from 40% to 10%. */
 	d = ab_decide(arm(3, 30), arm(12, 30), 1, AB_RULE_FIXED_ALPHA, 0.05, 1);
@@ -143,6 +143,14 @@ main(void)
 		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 4, 45, 30, &looks) == 0 &&
 		   ab_watch_look_due(AB_WATCH_RULE_FIXED_ALPHA, 1, 45, 30, &looks) == 0,
 		   "no look is due once every look was taken, however many were counted");
+		ok(ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 30) == 8 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 3, 30) == 30 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 4, 30) == 0 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 2) == 2 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 2, 2) == 0 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_FIXED_ALPHA, 0, 30) == 30 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_FIXED_ALPHA, 1, 30) == 0,
+		   "the size of the next look, 0 after the last");
 		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 1, 2, &looks) == 1 &&
 		   looks == 2 &&
 		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 1, 2, &looks) == 0 &&
