@@ -17,9 +17,9 @@
  *
  * Counting adds to striped rows (ab_test_counts, AP_COUNTER_STRIPES per
  * test, each backend to the row of ap_counter_stripe()), so the callers of
- * one test do not wait on one row.  A caller whose update leaves the sums
- * it sees at the next checkpoint (or the watch's next look) takes the
- * decision path: it locks the test's row (FOR UPDATE), sums the stripes
+ * one test do not wait on one row.  A caller whose stripe holds its share
+ * (1/16) of the next checkpoint (or the watch's next look) reads the sums;
+ * when they reach it, it takes the decision path: it locks the test's row (FOR UPDATE), sums the stripes
  * again under a fresh snapshot, and if the look is still due, decides on
  * those sums and writes them onto the row with the decision.  The row lock
  * makes each decision happen once; the row keeps the counts it used, and
