@@ -120,6 +120,13 @@ static ApPlan open_tests_plan = AP_PLAN(
 	"   OR (kind = 'enhancement' AND subject = ANY ($2)))",
 	TEXTOID, TEXTARRAYOID);
 
+/* The same for a work order that reports no enhancements: one index probe. */
+static ApPlan open_prompt_test_plan = AP_PLAN(
+	"SELECT " AB_LOOKUP_COLUMNS " FROM @extschema@.ab_tests"
+	" WHERE status IN ('running', 'watching')"
+	" AND kind = 'prompt_version' AND subject = $1",
+	TEXTOID);
+
 /*
  * Counting: add to this backend's stripe of the test and return the
  * stripe's work orders (both arms and the watch).  $3 success, $4 the
@@ -1006,16 +1013,24 @@ ab_count_work_order(const WorkOrderFacts *facts)
 		return;
 
 	/* The one lookup: open tests of this proposer's prompt or these codes. */
-	codes = palloc(sizeof(Datum) * (code_count + 1));
-	for (i = 0; i < code_count; i++)
-		codes[i] = CStringGetTextDatum(facts->enhancements_used[i].code);
-	if (facts->prompt_version != NULL)
+	if (code_count == 0)
+	{
 		values[0] = PointerGetDatum(facts->proposer);
+		ap_execute(&open_prompt_test_plan, values, NULL, false, 0);
+	}
 	else
-		nulls[0] = 'n';
-	values[1] = PointerGetDatum(construct_array(codes, code_count, TEXTOID,
-												-1, false, TYPALIGN_INT));
-	ap_execute(&open_tests_plan, values, nulls, false, 0);
+	{
+		codes = palloc(sizeof(Datum) * code_count);
+		for (i = 0; i < code_count; i++)
+			codes[i] = CStringGetTextDatum(facts->enhancements_used[i].code);
+		if (facts->prompt_version != NULL)
+			values[0] = PointerGetDatum(facts->proposer);
+		else
+			nulls[0] = 'n';
+		values[1] = PointerGetDatum(construct_array(codes, code_count, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		ap_execute(&open_tests_plan, values, nulls, false, 0);
+	}
 	if (SPI_processed == 0)
 		return;
 
