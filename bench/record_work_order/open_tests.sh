@@ -25,6 +25,7 @@ shared_buffers = 256MB
 autovacuum = on
 autovacuum_naptime = 10s"
 ap_setup
+export PGOPTIONS="-c client_min_messages=warning"
 
 for db in bench_a bench_b; do
 	ap_psql -d postgres -c "CREATE DATABASE $db"
