@@ -309,7 +309,8 @@ CREATE TABLE @extschema@.ab_tests (
     started_at              timestamptz NOT NULL DEFAULT now(),
     decided_at              timestamptz,
     watch_ended_at          timestamptz,
-    started_by              text
+    started_by              text,
+    watch_looks             integer NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX ab_tests_one_open
     ON @extschema@.ab_tests (kind, subject) WHERE status IN ('running', 'watching');
@@ -319,6 +320,57 @@ COMMENT ON COLUMN @extschema@.ab_tests.decision_rule IS
     'Rule copied from adaptive_prompts.ab_decision_rule when the test started: lan_demets_obf or lan_demets_pocock (group-sequential: Lan-DeMets alpha spending over the four checkpoints, overall false-promotion rate at most alpha) or fixed_alpha (p < alpha at every checkpoint, about 11% false promotions at alpha 0.05).';
 COMMENT ON COLUMN @extschema@.ab_tests.watch_rule IS
     'Rule of the watch after a promotion, copied from adaptive_prompts.watch_rule when the test started: lan_demets_pocock (looks after 1/4, 2/4, 3/4 and all of the watch, Pocock-shaped spending of alpha) or fixed_alpha (one test at the end).';
+COMMENT ON COLUMN @extschema@.ab_tests.candidate_work_orders IS
+    'The counts (candidate_*, incumbent_*) the last decision used, written with it; live counts of a running test are in ab_test_progress.';
+COMMENT ON COLUMN @extschema@.ab_tests.watch_work_orders IS
+    'The counts of the watch (watch_*) its last look used, written with it; live counts are in ab_test_progress.';
+COMMENT ON COLUMN @extschema@.ab_tests.watch_looks IS
+    'Looks of the watch after a promotion taken so far; the next, look k = watch_looks + 1, is due when the watch has ceil(k x sample_size / 4) work orders (fixed_alpha: one look, at sample_size).';
+
+-- Counts of running tests and watches, striped (issue 14): each backend adds
+-- to the row of its stripe, so concurrent callers do not wait on one row.
+-- The counts a decision or a look used are written into ab_tests with it.
+-- Only the key is indexed, so every update is HOT.
+CREATE TABLE @extschema@.ab_test_counts (
+    test_id                 bigint NOT NULL REFERENCES @extschema@.ab_tests (id) ON DELETE CASCADE,
+    stripe                  integer NOT NULL CHECK (stripe >= 0),
+    candidate_work_orders   bigint NOT NULL DEFAULT 0,
+    candidate_successes     bigint NOT NULL DEFAULT 0,
+    candidate_occurrences   bigint NOT NULL DEFAULT 0,
+    candidate_improvement_sum float8 NOT NULL DEFAULT 0,
+    incumbent_work_orders   bigint NOT NULL DEFAULT 0,
+    incumbent_successes     bigint NOT NULL DEFAULT 0,
+    incumbent_occurrences   bigint NOT NULL DEFAULT 0,
+    incumbent_improvement_sum float8 NOT NULL DEFAULT 0,
+    watch_work_orders       bigint NOT NULL DEFAULT 0,
+    watch_successes         bigint NOT NULL DEFAULT 0,
+    watch_occurrences       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (test_id, stripe)
+) WITH (fillfactor = 30);
+COMMENT ON TABLE @extschema@.ab_test_counts IS
+    'Live counts of A/B tests, striped: 16 rows per test (created when it starts), each backend adds the work orders it records to the row of its stripe, so concurrent callers do not serialize on one row. A test''s count is the sum over its stripes (view ab_test_progress); the counts a decision or a look of the watch used are copied onto its ab_tests row. Work orders counted after a decision stay here and do not change it.';
+COMMENT ON COLUMN @extschema@.ab_test_counts.stripe IS
+    'Which backend slots add here (slot modulo 16); two sessions may share a stripe.';
+
+CREATE VIEW @extschema@.ab_test_progress AS
+SELECT t.id AS test_id, t.kind, t.subject, t.status, t.checkpoint, t.sample_size,
+       t.watch_looks,
+       coalesce(sum(c.candidate_work_orders), t.candidate_work_orders)::bigint AS candidate_work_orders,
+       coalesce(sum(c.candidate_successes), t.candidate_successes)::bigint AS candidate_successes,
+       coalesce(sum(c.candidate_occurrences), t.candidate_occurrences)::bigint AS candidate_occurrences,
+       coalesce(sum(c.candidate_improvement_sum), t.candidate_improvement_sum) AS candidate_improvement_sum,
+       coalesce(sum(c.incumbent_work_orders), t.incumbent_work_orders)::bigint AS incumbent_work_orders,
+       coalesce(sum(c.incumbent_successes), t.incumbent_successes)::bigint AS incumbent_successes,
+       coalesce(sum(c.incumbent_occurrences), t.incumbent_occurrences)::bigint AS incumbent_occurrences,
+       coalesce(sum(c.incumbent_improvement_sum), t.incumbent_improvement_sum) AS incumbent_improvement_sum,
+       coalesce(sum(c.watch_work_orders), t.watch_work_orders)::bigint AS watch_work_orders,
+       coalesce(sum(c.watch_successes), t.watch_successes)::bigint AS watch_successes,
+       coalesce(sum(c.watch_occurrences), t.watch_occurrences)::bigint AS watch_occurrences
+  FROM @extschema@.ab_tests t
+  LEFT JOIN @extschema@.ab_test_counts c ON c.test_id = t.id
+ GROUP BY t.id;
+COMMENT ON VIEW @extschema@.ab_test_progress IS
+    'Live counts of every A/B test: the sums of its stripes in ab_test_counts (a test without stripes, decided before 0.2.0: the counts on its row). They include work orders recorded after a decision, which the decision ignored; the counts a decision or a look used are on the ab_tests row.';
 
 -- ---------------------------------------------------------------------------
 -- Threshold experiments
@@ -600,6 +652,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_recent_messages', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.log_report_rollups', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_tests', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ab_test_counts', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.threshold_experiment_counts', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.improvement_runs', '');
@@ -941,6 +994,14 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.abort_ab_test(bigint, text) IS
     'Stop a running A/B test without a decision (status aborted, reason recorded); an enhancement candidate becomes rejected.';
+
+CREATE FUNCTION @extschema@.settle_ab_tests()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'ap_settle_ab_tests'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.settle_ab_tests() IS
+    'Take the decisions and looks of the watch that are due on the counts of the open A/B tests but were not taken (the last concurrent work orders of a checkpoint may not see each other''s counts); returns how many were taken. The worker calls it every cycle; without the worker, schedule it (e.g. with pg_cron) or let the next counted work order take them.';
 
 -- Effectiveness --------------------------------------------------------------
 

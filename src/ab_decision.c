@@ -280,24 +280,37 @@ watch_looks(int64_t sample_size, int64_t *sizes, double *t)
 }
 
 int
-ab_watch_look(AbWatchRule rule, int64_t watched, int64_t sample_size, int *looks)
+ab_watch_look_due(AbWatchRule rule, int looks_taken, int64_t watched,
+				  int64_t sample_size, int *looks)
 {
 	int64_t		sizes[AB_WATCH_LOOKS];
 	double		t[AB_WATCH_LOOKS];
-	int			j;
 
 	if (rule == AB_WATCH_RULE_FIXED_ALPHA)
 	{
 		*looks = 1;
-		return watched >= sample_size ? 1 : 0;
+		sizes[0] = sample_size;
 	}
-	*looks = watch_looks(sample_size, sizes, t);
-	for (j = 0; j < *looks; j++)
-	{
-		if (watched == sizes[j])
-			return j + 1;
-	}
-	return watched >= sample_size ? *looks : 0;
+	else
+		*looks = watch_looks(sample_size, sizes, t);
+	if (looks_taken < 0 || looks_taken >= *looks)
+		return 0;
+	return watched >= sizes[looks_taken] ? looks_taken + 1 : 0;
+}
+
+int64_t
+ab_watch_next_look_size(AbWatchRule rule, int looks_taken, int64_t sample_size)
+{
+	int64_t		sizes[AB_WATCH_LOOKS];
+	double		t[AB_WATCH_LOOKS];
+	int			looks;
+
+	if (rule == AB_WATCH_RULE_FIXED_ALPHA)
+		return looks_taken == 0 ? sample_size : 0;
+	looks = watch_looks(sample_size, sizes, t);
+	if (looks_taken < 0 || looks_taken >= looks)
+		return 0;
+	return sizes[looks_taken];
 }
 
 /*
@@ -305,19 +318,19 @@ ab_watch_look(AbWatchRule rule, int64_t watched, int64_t sample_size, int *looks
  */
 AbDecision
 ab_decide_watch(AbArm watched, AbArm incumbent, int lower_is_better,
-				AbWatchRule rule, double alpha, int64_t sample_size)
+				AbWatchRule rule, double alpha, int64_t sample_size, int look)
 {
 	AbDecision	decision = describe(watched, incumbent);
 	int64_t		sizes[AB_WATCH_LOOKS];
 	double		t[AB_WATCH_LOOKS];
 	int			looks;
-	int			look;
 	int			worse;
 
-	look = ab_watch_look(rule, watched.work_orders, sample_size, &looks);
+	looks = rule == AB_WATCH_RULE_FIXED_ALPHA ? 1 :
+		watch_looks(sample_size, sizes, t);
 	/* z and p-value of "the incumbent's arm was better than the watch". */
 	test_first_better(&decision, incumbent, watched, lower_is_better);
-	if (look == 0)
+	if (look < 1 || look > looks)
 	{
 		decision.verdict = AB_WATCH_CONTINUE;
 		decision.looks = looks;
@@ -327,11 +340,8 @@ ab_decide_watch(AbArm watched, AbArm incumbent, int lower_is_better,
 		worse = reaches_boundary(&decision, 0, STATS_SPENDING_POCOCK, alpha,
 								 NULL, 1, 1);
 	else
-	{
-		watch_looks(sample_size, sizes, t);
 		worse = reaches_boundary(&decision, 1, STATS_SPENDING_POCOCK, alpha,
 								 t, looks, look);
-	}
 	if (worse)
 		decision.verdict = AB_WATCH_ROLL_BACK;
 	else if (look >= looks)
@@ -427,7 +437,7 @@ ab_format_reason(char *buffer, size_t size, const AbDecision *decision,
 	{
 		if (first.work_orders >= sample_size)
 			snprintf(when, sizeof(when), "watched for %lld work orders",
-					 (long long) sample_size);
+					 (long long) first.work_orders);
 		else
 			snprintf(when, sizeof(when), "after %lld of the watch's %lld work orders",
 					 (long long) first.work_orders, (long long) sample_size);

@@ -109,27 +109,38 @@ extern AbDecision ab_decide(AbArm candidate, AbArm incumbent,
 							int checkpoint);
 
 /*
- * The watch's look after this many watched work orders: 1..looks when it
- * is one (a look is after ceil(j x sample_size / AB_WATCH_LOOKS) work
- * orders; for fixed_alpha only the end is), else 0.  *looks gets the
- * number of distinct looks.
+ * Is the watch's next look due?  looks_taken looks have been taken (the
+ * test's watch_looks); the next, look looks_taken + 1, is due once
+ * watched >= ceil((looks_taken + 1) x sample_size / AB_WATCH_LOOKS) work
+ * orders (distinct sizes only; for fixed_alpha the only look is at
+ * sample_size).  Returns that look's number (1-based) when it is due, else
+ * 0 (also when every look was taken).  *looks gets the number of distinct
+ * looks.  Counting is not stopped at a look, so watched may be past it.
  */
-extern int	ab_watch_look(AbWatchRule rule, int64_t watched, int64_t sample_size,
-						  int *looks);
+extern int	ab_watch_look_due(AbWatchRule rule, int looks_taken, int64_t watched,
+							  int64_t sample_size, int *looks);
 
 /*
- * Decide the watch after a promotion when watched.work_orders reaches a
- * look: roll back when the promoted version did significantly worse
- * (one-sided) than the incumbent's arm did in the test, against the
- * look's boundary; passed at the last look otherwise; AB_WATCH_CONTINUE
- * between looks.  The incumbent's numbers are fixed during the watch, so
+ * The watched work orders at which the watch's next look (looks_taken + 1)
+ * is due; 0 when every look was taken.
+ */
+extern int64_t ab_watch_next_look_size(AbWatchRule rule, int looks_taken,
+									   int64_t sample_size);
+
+/*
+ * Decide the watch after a promotion at look number look (from
+ * ab_watch_look_due): roll back when the promoted version did
+ * significantly worse (one-sided) than the incumbent's arm did in the
+ * test, against the look's boundary; passed at the last look otherwise;
+ * AB_WATCH_CONTINUE at an earlier look (and for a look number that is not
+ * one).  The incumbent's numbers are fixed during the watch, so
  * successive z statistics are more correlated than the independent
  * increments the boundaries assume: the false-rollback rate is at most
  * alpha (conservative).
  */
 extern AbDecision ab_decide_watch(AbArm watched, AbArm incumbent,
 								  int lower_is_better, AbWatchRule rule,
-								  double alpha, int64_t sample_size);
+								  double alpha, int64_t sample_size, int look);
 
 /*
  * The sentence recorded in ab_tests.decision_reason: the verdict, the

@@ -15,16 +15,27 @@
  * when it has an id and used the version its id is assigned to, so both
  * arms are random samples of the same work orders.
  *
- * Counting is a conditional UPDATE of the test's row (WHERE status =
- * 'running'), which serializes the callers of one test; the call whose
- * update brings both arms to checkpoint x sample_size takes the decision
- * in the same transaction, so it is taken exactly once.  The rule that
+ * Counting adds to striped rows (ab_test_counts, AP_COUNTER_STRIPES per
+ * test, each backend to the row of ap_counter_stripe()), so the callers of
+ * one test do not wait on one row.  A caller whose stripe holds its share
+ * (1/16) of the next checkpoint (or the watch's next look) reads the sums;
+ * when they reach it, it takes the decision path: it locks the test's row (FOR UPDATE), sums the stripes
+ * again under a fresh snapshot, and if the look is still due, decides on
+ * those sums and writes them onto the row with the decision.  The row lock
+ * makes each decision happen once; the row keeps the counts it used, and
+ * work orders that commit later only add to the stripes.  The last callers
+ * of a checkpoint may each miss the others' uncommitted counts:
+ * settle_ab_tests(), called by the worker every cycle, and the next counted
+ * work order take such a decision.  Locks, in every path: the window's
+ * metrics row, then for each test in id order its stripe row, then its
+ * ab_tests row.  The rule that
  * decides (decision_rule, normally the group-sequential lan_demets_obf) and
  * the watch's rule are copied onto the row when the test starts.  A
- * promotion makes the candidate live and starts the watch: the next
- * sample_size work orders that use it are counted, and if at one of the
- * watch's looks it did significantly worse than the incumbent's arm did in
- * the test, the incumbent is restored.
+ * promotion makes the candidate live and starts the watch: the work orders
+ * that use it are counted, its looks (watch_looks of them taken) come after
+ * ceil(k x sample_size / AB_WATCH_LOOKS) of them, and if at one of them it
+ * did significantly worse than the incumbent's arm did in the test, the
+ * incumbent is restored.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +51,7 @@
 
 PG_FUNCTION_INFO_V1(ap_ab_test_arm);
 PG_FUNCTION_INFO_V1(ap_abort_ab_test);
+PG_FUNCTION_INFO_V1(ap_settle_ab_tests);
 
 /* Columns of ab_tests that the engine reads, in AbTestRow order. */
 #define AB_TEST_COLUMNS \
@@ -50,7 +62,7 @@ PG_FUNCTION_INFO_V1(ap_abort_ab_test);
 	" incumbent_work_orders, incumbent_successes, incumbent_occurrences," \
 	" incumbent_improvement_sum," \
 	" watch_work_orders, watch_successes, watch_occurrences," \
-	" decision_rule, watch_rule"
+	" decision_rule, watch_rule, watch_looks"
 
 typedef struct AbTestRow
 {
@@ -63,7 +75,8 @@ typedef struct AbTestRow
 	int64		salt;
 	int32		sample_size;
 	double		alpha;
-	bool		watching;		/* status = 'watching' (else 'running') */
+	bool		open;			/* status = 'running' or 'watching' */
+	bool		watching;		/* status = 'watching' */
 	int32		checkpoint;
 	int64		candidate_work_orders;
 	int64		candidate_successes;
@@ -78,6 +91,7 @@ typedef struct AbTestRow
 	int64		watch_occurrences;
 	AbRule		rule;			/* decision_rule */
 	AbWatchRule watch_rule;
+	int32		watch_looks;	/* looks of the watch taken */
 } AbTestRow;
 
 /* Where a work order counts in one test. */
@@ -89,62 +103,154 @@ typedef enum AbArmChoice
 	ARM_WATCH
 } AbArmChoice;
 
-/* The hot path's one lookup: the open tests a work order may count in. */
+/*
+ * The hot path's one lookup: the open tests a work order may count in,
+ * with only the columns counting needs (executor start-up grows with the
+ * width of the plan, and the hot path pays it on every call while a test
+ * runs).  Sorted by id in C (ab_count_work_order), not by a Sort node.
+ */
+#define AB_LOOKUP_COLUMNS \
+	"id, kind, subject, candidate, incumbent, salt, sample_size, status," \
+	" checkpoint, watch_rule, watch_looks"
+
 static ApPlan open_tests_plan = AP_PLAN(
-	"SELECT " AB_TEST_COLUMNS " FROM @extschema@.ab_tests"
+	"SELECT " AB_LOOKUP_COLUMNS " FROM @extschema@.ab_tests"
 	" WHERE status IN ('running', 'watching')"
 	" AND ((kind = 'prompt_version' AND subject = $1)"
-	"   OR (kind = 'enhancement' AND subject = ANY ($2)))"
-	" ORDER BY id",
+	"   OR (kind = 'enhancement' AND subject = ANY ($2)))",
 	TEXTOID, TEXTARRAYOID);
 
+/* The same for a work order that reports no enhancements: one index probe. */
+static ApPlan open_prompt_test_plan = AP_PLAN(
+	"SELECT " AB_LOOKUP_COLUMNS " FROM @extschema@.ab_tests"
+	" WHERE status IN ('running', 'watching')"
+	" AND kind = 'prompt_version' AND subject = $1",
+	TEXTOID);
+
+/*
+ * Counting: add to this backend's stripe of the test and return the
+ * stripe's work orders (both arms and the watch).  $3 success, $4 the
+ * targeted code occurred, $5 improvement rate.  No row when the test has
+ * no stripes.
+ */
+#define AB_COUNT_RETURNING \
+	" RETURNING candidate_work_orders, incumbent_work_orders, watch_work_orders"
+
+/* The work orders of both arms and the watch, summed over the stripes. */
+static ApPlan stripe_work_orders_plan = AP_PLAN(
+	"SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8,"
+	" pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8,"
+	" pg_catalog.sum(watch_work_orders)::pg_catalog.int8"
+	" FROM @extschema@.ab_test_counts WHERE test_id = $1",
+	INT8OID);
+
 static ApPlan count_candidate_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_tests SET candidate_work_orders = candidate_work_orders + 1,"
-	" candidate_successes = candidate_successes + $2,"
-	" candidate_occurrences = candidate_occurrences + $3,"
-	" candidate_improvement_sum = candidate_improvement_sum + $4"
-	" WHERE id = $1 AND status = 'running'"
-	" RETURNING " AB_TEST_COLUMNS,
-	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+	"UPDATE @extschema@.ab_test_counts"
+	" SET candidate_work_orders = candidate_work_orders + 1,"
+	" candidate_successes = candidate_successes + $3,"
+	" candidate_occurrences = candidate_occurrences + $4,"
+	" candidate_improvement_sum = candidate_improvement_sum + $5"
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
+	INT8OID, INT4OID, INT4OID, INT4OID, FLOAT8OID);
 
 static ApPlan count_incumbent_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_tests SET incumbent_work_orders = incumbent_work_orders + 1,"
-	" incumbent_successes = incumbent_successes + $2,"
-	" incumbent_occurrences = incumbent_occurrences + $3,"
-	" incumbent_improvement_sum = incumbent_improvement_sum + $4"
-	" WHERE id = $1 AND status = 'running'"
-	" RETURNING " AB_TEST_COLUMNS,
-	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+	"UPDATE @extschema@.ab_test_counts"
+	" SET incumbent_work_orders = incumbent_work_orders + 1,"
+	" incumbent_successes = incumbent_successes + $3,"
+	" incumbent_occurrences = incumbent_occurrences + $4,"
+	" incumbent_improvement_sum = incumbent_improvement_sum + $5"
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
+	INT8OID, INT4OID, INT4OID, INT4OID, FLOAT8OID);
 
-/* Same parameters as the two above; the watch has no improvement sum. */
+/* The first four parameters of the two above: no improvement sum. */
 static ApPlan count_watch_plan = AP_PLAN(
-	"UPDATE @extschema@.ab_tests SET watch_work_orders = watch_work_orders + 1,"
-	" watch_successes = watch_successes + $2,"
-	" watch_occurrences = watch_occurrences + $3"
-	" WHERE id = $1 AND status = 'watching' AND watch_work_orders < sample_size"
-	" RETURNING " AB_TEST_COLUMNS,
-	INT8OID, INT4OID, INT4OID, FLOAT8OID);
+	"UPDATE @extschema@.ab_test_counts"
+	" SET watch_work_orders = watch_work_orders + 1,"
+	" watch_successes = watch_successes + $3,"
+	" watch_occurrences = watch_occurrences + $4"
+	" WHERE test_id = $1 AND stripe = $2"
+	AB_COUNT_RETURNING,
+	INT8OID, INT4OID, INT4OID, INT4OID);
 
+/* A test's stripes: made when it starts (and by counting if missing). */
+static ApPlan create_stripes_plan = AP_PLAN(
+	"INSERT INTO @extschema@.ab_test_counts (test_id, stripe)"
+	" SELECT $1, s FROM pg_catalog.generate_series(0, $2 - 1) s"
+	" ON CONFLICT DO NOTHING",
+	INT8OID, INT4OID);
+
+/* What a decision uses, in AB_TEST_COLUMNS order of the counts. */
+static ApPlan stripe_sums_plan = AP_PLAN(
+	"SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8, pg_catalog.sum(candidate_successes)::pg_catalog.int8,"
+	" pg_catalog.sum(candidate_occurrences)::pg_catalog.int8, pg_catalog.sum(candidate_improvement_sum),"
+	" pg_catalog.sum(incumbent_work_orders)::pg_catalog.int8, pg_catalog.sum(incumbent_successes)::pg_catalog.int8,"
+	" pg_catalog.sum(incumbent_occurrences)::pg_catalog.int8, pg_catalog.sum(incumbent_improvement_sum),"
+	" pg_catalog.sum(watch_work_orders)::pg_catalog.int8, pg_catalog.sum(watch_successes)::pg_catalog.int8,"
+	" pg_catalog.sum(watch_occurrences)::pg_catalog.int8"
+	" FROM @extschema@.ab_test_counts WHERE test_id = $1",
+	INT8OID);
+
+/* The decision path's lock. */
+static ApPlan lock_test_plan = AP_PLAN(
+	"SELECT " AB_TEST_COLUMNS " FROM @extschema@.ab_tests WHERE id = $1 FOR UPDATE",
+	INT8OID);
+
+/* Open tests, for settle_ab_tests(). */
+static ApPlan open_test_ids_plan = AP_PLAN_NO_ARGS(
+	"SELECT id FROM @extschema@.ab_tests WHERE status IN ('running', 'watching')"
+	" ORDER BY id");
+
+/* The counts a decision used, $5 .. $12, are written with it. */
+#define AB_SET_TEST_COUNTS \
+	" candidate_work_orders = $5, candidate_successes = $6," \
+	" candidate_occurrences = $7, candidate_improvement_sum = $8," \
+	" incumbent_work_orders = $9, incumbent_successes = $10," \
+	" incumbent_occurrences = $11, incumbent_improvement_sum = $12"
+#define AB_TEST_COUNT_TYPES \
+	INT8OID, INT8OID, INT8OID, FLOAT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID
+
+/* $4: the checkpoint decided. */
 static ApPlan extend_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET checkpoint = checkpoint + 1, p_value = $2,"
-	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3)"
-	" WHERE id = $1 AND status = 'running'",
-	INT8OID, FLOAT8OID, TEXTOID);
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3),"
+	AB_SET_TEST_COUNTS
+	" WHERE id = $1 AND status = 'running' AND checkpoint = $4",
+	INT8OID, FLOAT8OID, TEXTOID, INT4OID, AB_TEST_COUNT_TYPES);
 
 static ApPlan decide_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET status = $2, p_value = $3,"
 	" decided_at = pg_catalog.now(),"
-	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $4)"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $4),"
+	AB_SET_TEST_COUNTS
 	" WHERE id = $1 AND status = 'running'",
-	INT8OID, TEXTOID, FLOAT8OID, TEXTOID);
+	INT8OID, TEXTOID, FLOAT8OID, TEXTOID, AB_TEST_COUNT_TYPES);
 
-/* A look of the watch that did not end it. */
+/* The counts and the number of a look of the watch, $5 .. $8. */
+#define AB_SET_WATCH_COUNTS \
+	" watch_work_orders = $5, watch_successes = $6, watch_occurrences = $7," \
+	" watch_looks = $8"
+#define AB_WATCH_COUNT_TYPES INT8OID, INT8OID, INT8OID, INT4OID
+
+/* A look of the watch that did not end it; $4: the looks taken before. */
 static ApPlan watch_look_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET watch_p_value = $2,"
-	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3)"
-	" WHERE id = $1 AND status = 'watching'",
-	INT8OID, FLOAT8OID, TEXTOID);
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $3),"
+	AB_SET_WATCH_COUNTS
+	" WHERE id = $1 AND status = 'watching' AND watch_looks = $4",
+	INT8OID, FLOAT8OID, TEXTOID, INT4OID, AB_WATCH_COUNT_TYPES);
 
+/* The look that ends the watch. */
+static ApPlan end_watch_look_plan = AP_PLAN(
+	"UPDATE @extschema@.ab_tests SET status = $2, watch_p_value = $3,"
+	" watch_ended_at = pg_catalog.now(),"
+	" decision_reason = pg_catalog.concat_ws(E'\\n', decision_reason, $4),"
+	AB_SET_WATCH_COUNTS
+	" WHERE id = $1 AND status = 'watching'",
+	INT8OID, TEXTOID, FLOAT8OID, TEXTOID, AB_WATCH_COUNT_TYPES);
+
+/* A watch ended by a person (the row keeps the counts of its last look). */
 static ApPlan end_watch_plan = AP_PLAN(
 	"UPDATE @extschema@.ab_tests SET status = $2, watch_p_value = $3,"
 	" watch_ended_at = pg_catalog.now(),"
@@ -220,6 +326,7 @@ ab_row_read(int row_number, AbTestRow *row)
 	row->alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, 9, &isnull));
 	status = SPI_getvalue(tuple, desc, 10);
 	row->watching = strcmp(status, "watching") == 0;
+	row->open = row->watching || strcmp(status, "running") == 0;
 	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
 	row->candidate_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 12, &isnull));
 	row->candidate_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
@@ -238,6 +345,83 @@ ab_row_read(int row_number, AbTestRow *row)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("A/B test %lld has an unknown decision or watch rule",
 						(long long) row->id)));
+	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 25, &isnull));
+}
+
+/*
+ * Read an AB_LOOKUP_COLUMNS row of SPI_tuptable: what counting needs.
+ */
+static void
+ab_lookup_row_read(int row_number, AbTestRow *row)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row_number];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	char	   *status;
+
+	memset(row, 0, sizeof(*row));
+	row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	row->is_prompt = strcmp(SPI_getvalue(tuple, desc, 2), AB_KIND_PROMPT) == 0;
+	row->subject = SPI_getvalue(tuple, desc, 3);
+	row->candidate = SPI_getvalue(tuple, desc, 4);
+	row->incumbent = SPI_getvalue(tuple, desc, 5);	/* NULL when NULL */
+	row->salt = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
+	row->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, 7, &isnull));
+	status = SPI_getvalue(tuple, desc, 8);
+	row->watching = strcmp(status, "watching") == 0;
+	row->open = true;
+	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
+	if (ab_watch_rule_from_name(SPI_getvalue(tuple, desc, 10), &row->watch_rule) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("A/B test %lld has an unknown watch rule",
+						(long long) row->id)));
+	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
+}
+
+/* qsort comparator: tests by id. */
+static int
+ab_row_id_compare(const void *a, const void *b)
+{
+	int64		first = ((const AbTestRow *) a)->id;
+	int64		second = ((const AbTestRow *) b)->id;
+
+	return (first > second) - (first < second);
+}
+
+/*
+ * Replace the counts of a row read with ab_row_read by the sums of the
+ * test's stripes, under the snapshot of this statement.  A test without
+ * stripes (made by hand) keeps the counts of its row.
+ */
+static void
+ab_row_sum_stripes(AbTestRow *row)
+{
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(row->id);
+	ap_execute(&stripe_sums_plan, values, NULL, false, 0);
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	(void) SPI_getbinval(tuple, desc, 1, &isnull);
+	if (isnull)
+		return;
+#define SUM_INT64(column) DatumGetInt64(SPI_getbinval(tuple, desc, (column), &isnull))
+	row->candidate_work_orders = SUM_INT64(1);
+	row->candidate_successes = SUM_INT64(2);
+	row->candidate_occurrences = SUM_INT64(3);
+	row->candidate_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
+	row->incumbent_work_orders = SUM_INT64(5);
+	row->incumbent_successes = SUM_INT64(6);
+	row->incumbent_occurrences = SUM_INT64(7);
+	row->incumbent_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 8, &isnull));
+	row->watch_work_orders = SUM_INT64(9);
+	row->watch_successes = SUM_INT64(10);
+	row->watch_occurrences = SUM_INT64(11);
+#undef SUM_INT64
 }
 
 /*
@@ -320,6 +504,19 @@ subject_lock_for_change(const char *kind, text *subject, AbOpenTest *test)
 }
 
 /*
+ * Make the test's AP_COUNTER_STRIPES rows of counts (those missing).
+ */
+static void
+ab_create_stripes(int64 test_id)
+{
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(test_id);
+	values[1] = Int32GetDatum(AP_COUNTER_STRIPES);
+	ap_execute(&create_stripes_plan, values, NULL, false, 0);
+}
+
+/*
  * Start a test; the caller holds the subject's locks and has checked that
  * no test of the subject is open.  Parameters in force are copied onto the
  * row.  The salt is random unless the caller gives one (fixed_salt, so
@@ -334,6 +531,7 @@ ab_start_test(const char *kind, text *subject, const char *candidate,
 	Datum		values[11];
 	char		nulls[11];
 	int64		salt;
+	int64		test_id;
 	bool		isnull;
 
 	if (fixed_salt != NULL)
@@ -364,8 +562,10 @@ ab_start_test(const char *kind, text *subject, const char *candidate,
 														AB_WATCH_RULE_LAN_DEMETS_POCOCK :
 														AB_WATCH_RULE_FIXED_ALPHA));
 	ap_execute(&start_plan, values, nulls, false, 0);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	test_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	ab_create_stripes(test_id);
+	return test_id;
 }
 
 /*
@@ -465,7 +665,9 @@ ab_version_label(const AbTestRow *row, const char *version)
 }
 
 /*
- * Take the decision of a running test at its checkpoint and act on it.
+ * Take the decision of a running test at its checkpoint and act on it; the
+ * row's counts (the sums of its stripes) are written with it.  The caller
+ * holds the test's row lock.
  */
 static void
 ab_decide_test(const AbTestRow *row)
@@ -478,7 +680,7 @@ ab_decide_test(const AbTestRow *row)
 	char	   *reason;
 	text	   *subject = cstring_to_text(row->subject);
 	const char *kind = row->is_prompt ? AB_KIND_PROMPT : AB_KIND_ENHANCEMENT;
-	Datum		values[4];
+	Datum		values[12];
 
 	ab_arms(row, &candidate, &incumbent, &watch);
 	decision = ab_decide(candidate, incumbent, !row->is_prompt, row->rule,
@@ -491,10 +693,19 @@ ab_decide_test(const AbTestRow *row)
 					  ab_version_label(row, row->incumbent), sentence);
 
 	values[0] = Int64GetDatum(row->id);
+	values[4] = Int64GetDatum(row->candidate_work_orders);
+	values[5] = Int64GetDatum(row->candidate_successes);
+	values[6] = Int64GetDatum(row->candidate_occurrences);
+	values[7] = Float8GetDatum(row->candidate_improvement_sum);
+	values[8] = Int64GetDatum(row->incumbent_work_orders);
+	values[9] = Int64GetDatum(row->incumbent_successes);
+	values[10] = Int64GetDatum(row->incumbent_occurrences);
+	values[11] = Float8GetDatum(row->incumbent_improvement_sum);
 	if (decision.verdict == AB_CONTINUE)
 	{
 		values[1] = Float8GetDatum(decision.p_value);
 		values[2] = CStringGetTextDatum(reason);
+		values[3] = Int32GetDatum(row->checkpoint);
 		ap_execute(&extend_plan, values, NULL, false, 0);
 		return;
 	}
@@ -530,13 +741,15 @@ ab_decide_test(const AbTestRow *row)
 }
 
 /*
- * A look of the watch after a promotion (its end, or an intermediate look
- * of the sequential rule): restore the incumbent when the promoted version
+ * Look number look of the watch after a promotion (its end, or an
+ * intermediate look of the sequential rule), on the row's counts, which are
+ * written with it, with watch_looks = look; the caller holds the test's
+ * row lock.  Restore the incumbent when the promoted version
  * did significantly worse than the incumbent's arm in the test, end the
  * watch at its last look, else record the look.
  */
 static void
-ab_decide_watch_look(const AbTestRow *row)
+ab_decide_watch_look(const AbTestRow *row, int look)
 {
 	AbArm		candidate;
 	AbArm		incumbent;
@@ -546,21 +759,26 @@ ab_decide_watch_look(const AbTestRow *row)
 	char	   *reason;
 	text	   *subject = cstring_to_text(row->subject);
 	const char *kind = row->is_prompt ? AB_KIND_PROMPT : AB_KIND_ENHANCEMENT;
-	Datum		values[4];
+	Datum		values[8];
 
 	ab_arms(row, &candidate, &incumbent, &watch);
 	decision = ab_decide_watch(watch, incumbent, !row->is_prompt, row->watch_rule,
-							   row->alpha, row->sample_size);
+							   row->alpha, row->sample_size, look);
 	ab_format_reason(sentence, sizeof(sentence), &decision, watch, incumbent,
 					 ab_measure(row), !row->is_prompt, row->alpha,
 					 row->checkpoint, row->sample_size);
 
 	values[0] = Int64GetDatum(row->id);
+	values[4] = Int64GetDatum(row->watch_work_orders);
+	values[5] = Int64GetDatum(row->watch_successes);
+	values[6] = Int64GetDatum(row->watch_occurrences);
+	values[7] = Int32GetDatum(look);
 	if (decision.verdict == AB_WATCH_CONTINUE)
 	{
 		values[1] = Float8GetDatum(decision.p_value);
 		values[2] = CStringGetTextDatum(psprintf("A/B test %lld: %s",
 												 (long long) row->id, sentence));
+		values[3] = Int32GetDatum(row->watch_looks);
 		ap_execute(&watch_look_plan, values, NULL, false, 0);
 		return;
 	}
@@ -587,7 +805,7 @@ ab_decide_watch_look(const AbTestRow *row)
 	}
 	values[2] = Float8GetDatum(decision.p_value);
 	values[3] = CStringGetTextDatum(reason);
-	ap_execute(&end_watch_plan, values, NULL, false, 0);
+	ap_execute(&end_watch_look_plan, values, NULL, false, 0);
 
 	if (!row->is_prompt)
 		enhancement_start_next_test(subject);
@@ -676,16 +894,114 @@ ab_arm_of_work_order(const AbTestRow *row, const WorkOrderFacts *facts)
 }
 
 /*
- * Count a work order in the running A/B tests it takes part in, and take
- * the decision when this work order completes a checkpoint or a watch.
- * Called by record_work_order inside its SPI connection.
+ * The decision path of one test: lock its row, and take every decision or
+ * look of the watch that is due on the sums of its stripes, read under a
+ * snapshot taken after the lock (READ COMMITTED), so that each is taken
+ * once, by whoever holds the lock first, on the counts it records.  Returns
+ * how many were taken.  Looping takes the next look at once when the counts
+ * are already past it too (work orders in flight).
+ */
+static int
+ab_settle_test(int64 test_id)
+{
+	int			taken = 0;
+
+	for (;;)
+	{
+		Datum		values[1];
+		AbTestRow	row;
+
+		values[0] = Int64GetDatum(test_id);
+		ap_execute(&lock_test_plan, values, NULL, false, 0);
+		if (SPI_processed != 1)
+			break;
+		ab_row_read(0, &row);
+		if (!row.open)
+			break;
+		ab_row_sum_stripes(&row);
+		if (row.watching)
+		{
+			int			looks;
+			int			look = ab_watch_look_due(row.watch_rule, row.watch_looks,
+												 row.watch_work_orders,
+												 row.sample_size, &looks);
+
+			if (look == 0)
+				break;
+			ab_decide_watch_look(&row, look);
+		}
+		else
+		{
+			if (Min(row.candidate_work_orders, row.incumbent_work_orders) <
+				(int64) row.checkpoint * row.sample_size)
+				break;
+			ab_decide_test(&row);
+		}
+		taken++;
+	}
+	return taken;
+}
+
+/*
+ * The three work-order counts of the first row of SPI_tuptable.
+ */
+static void
+ab_work_orders_read(int64 *candidate_work_orders, int64 *incumbent_work_orders,
+					int64 *watch_work_orders)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[0];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+	*candidate_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	*incumbent_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
+	*watch_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+}
+
+/*
+ * Do these work orders reach the test's next checkpoint, or the watch's
+ * next look?  divisor 1 asks it of the sums over all stripes; divisor
+ * AP_COUNTER_STRIPES asks whether one stripe holds its share, the part of
+ * the threshold that at least one stripe holds once the sums reach it
+ * (if every stripe had less than ceil(threshold / 16), the sum would be
+ * below the threshold).
+ */
+static bool
+ab_threshold_reached(const AbTestRow *row, bool watch, int64 candidate_work_orders,
+					 int64 incumbent_work_orders, int64 watch_work_orders,
+					 int divisor)
+{
+	int64		threshold;
+
+	if (watch)
+	{
+		threshold = ab_watch_next_look_size(row->watch_rule, row->watch_looks,
+											row->sample_size);
+		return threshold > 0 &&
+			watch_work_orders >= (threshold + divisor - 1) / divisor;
+	}
+	threshold = (int64) row->checkpoint * row->sample_size;
+	threshold = (threshold + divisor - 1) / divisor;
+	if (divisor == 1)
+		return Min(candidate_work_orders, incumbent_work_orders) >= threshold;
+	/* The arms may reach their share in different stripes. */
+	return Max(candidate_work_orders, incumbent_work_orders) >= threshold;
+}
+
+/*
+ * Count a work order in the running A/B tests it takes part in: add it to
+ * this backend's stripe of each, and take the decision path of a test whose
+ * sums, as this work order sees them, reach its checkpoint or the watch's
+ * next look.  Called by record_work_order inside its SPI connection, after
+ * the window (lock order: the window's metrics row, then for each test in
+ * id order its stripe row, then its ab_tests row).
  */
 void
 ab_count_work_order(const WorkOrderFacts *facts)
 {
 	int			code_count = facts->enhancements_used_count;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	Datum	   *codes;
 	int			row_count;
 	AbTestRow  *rows;
@@ -697,62 +1013,142 @@ ab_count_work_order(const WorkOrderFacts *facts)
 		return;
 
 	/* The one lookup: open tests of this proposer's prompt or these codes. */
-	codes = palloc(sizeof(Datum) * (code_count + 1));
-	for (i = 0; i < code_count; i++)
-		codes[i] = CStringGetTextDatum(facts->enhancements_used[i].code);
-	if (facts->prompt_version != NULL)
+	if (code_count == 0)
+	{
 		values[0] = PointerGetDatum(facts->proposer);
+		ap_execute(&open_prompt_test_plan, values, NULL, false, 0);
+	}
 	else
-		nulls[0] = 'n';
-	values[1] = PointerGetDatum(construct_array(codes, code_count, TEXTOID,
-												-1, false, TYPALIGN_INT));
-	ap_execute(&open_tests_plan, values, nulls, false, 0);
+	{
+		codes = palloc(sizeof(Datum) * code_count);
+		for (i = 0; i < code_count; i++)
+			codes[i] = CStringGetTextDatum(facts->enhancements_used[i].code);
+		if (facts->prompt_version != NULL)
+			values[0] = PointerGetDatum(facts->proposer);
+		else
+			nulls[0] = 'n';
+		values[1] = PointerGetDatum(construct_array(codes, code_count, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		ap_execute(&open_tests_plan, values, nulls, false, 0);
+	}
 	if (SPI_processed == 0)
 		return;
 
 	row_count = (int) SPI_processed;
 	rows = palloc(sizeof(AbTestRow) * row_count);
 	for (i = 0; i < row_count; i++)
-		ab_row_read(i, &rows[i]);
+		ab_lookup_row_read(i, &rows[i]);
 
 	/* Tests are counted in id order, the same order in every backend. */
+	if (row_count > 1)
+		qsort(rows, row_count, sizeof(AbTestRow), ab_row_id_compare);
 	for (i = 0; i < row_count; i++)
 	{
-		AbArmChoice arm = ab_arm_of_work_order(&rows[i], facts);
+		const AbTestRow *row = &rows[i];
+		AbArmChoice arm = ab_arm_of_work_order(row, facts);
 		bool		has_code;
 		ApPlan	   *plan;
-		AbTestRow	row;
+		int64		candidate_work_orders;
+		int64		incumbent_work_orders;
+		int64		watch_work_orders;
+		bool		due;
 
 		if (arm == ARM_NONE)
 			continue;
 
 		/* An enhancement test counts the work orders with its code. */
-		has_code = !rows[i].is_prompt &&
-			codes_contain(facts->error_codes, rows[i].subject);
+		has_code = !row->is_prompt &&
+			codes_contain(facts->error_codes, row->subject);
 		plan = arm == ARM_CANDIDATE ? &count_candidate_plan :
 			arm == ARM_INCUMBENT ? &count_incumbent_plan : &count_watch_plan;
 
-		values[0] = Int64GetDatum(rows[i].id);
-		values[1] = Int32GetDatum(facts->was_success ? 1 : 0);
-		values[2] = Int32GetDatum(has_code ? 1 : 0);
-		values[3] = Float8GetDatum(facts->improvement_rate);
+		values[0] = Int64GetDatum(row->id);
+		values[1] = Int32GetDatum(ap_counter_stripe());
+		values[2] = Int32GetDatum(facts->was_success ? 1 : 0);
+		values[3] = Int32GetDatum(has_code ? 1 : 0);
+		values[4] = Float8GetDatum(facts->improvement_rate);
 		ap_execute(plan, values, NULL, false, 0);
-		if (SPI_processed != 1)
-			continue;			/* decided meanwhile: later results are ignored */
-
-		ab_row_read(0, &row);
-		if (arm == ARM_WATCH)
+		if (SPI_processed == 0)
 		{
-			int			looks;
-
-			if (ab_watch_look(row.watch_rule, row.watch_work_orders,
-							  row.sample_size, &looks) > 0)
-				ab_decide_watch_look(&row);
+			/* A test made without its stripes (by hand): make them. */
+			ab_create_stripes(row->id);
+			ap_execute(plan, values, NULL, false, 0);
+			if (SPI_processed != 1)
+				elog(ERROR, "A/B test %lld has no row of counts for stripe %d",
+					 (long long) row->id, ap_counter_stripe());
 		}
-		else if (Min(row.candidate_work_orders, row.incumbent_work_orders) >=
-				 (int64) row.checkpoint * row.sample_size)
-			ab_decide_test(&row);
+
+		/*
+		 * Only a stripe that holds its share of the next checkpoint (look)
+		 * reads the sums: while none does, they cannot have reached it.
+		 * Once they have, every call that adds to such a stripe checks, and
+		 * takes the decision path.  Work orders that commit after a
+		 * decision only add to the stripes: the row keeps the counts the
+		 * decision used.
+		 */
+		ab_work_orders_read(&candidate_work_orders, &incumbent_work_orders,
+							&watch_work_orders);
+		due = ab_threshold_reached(row, arm == ARM_WATCH, candidate_work_orders,
+								   incumbent_work_orders, watch_work_orders,
+								   AP_COUNTER_STRIPES);
+		if (due)
+		{
+			values[0] = Int64GetDatum(row->id);
+			ap_execute(&stripe_work_orders_plan, values, NULL, false, 0);
+			ab_work_orders_read(&candidate_work_orders, &incumbent_work_orders,
+								&watch_work_orders);
+			due = ab_threshold_reached(row, arm == ARM_WATCH, candidate_work_orders,
+									   incumbent_work_orders, watch_work_orders, 1);
+		}
+		if (due)
+			(void) ab_settle_test(row->id);
 	}
+}
+
+/*
+ * Take the decisions and looks that are due in every open test (see
+ * ab_settle_test); returns how many were taken.  Inside an SPI connection;
+ * the worker calls it every cycle.
+ */
+int
+ab_settle_open_tests(void)
+{
+	int64	   *ids;
+	int			count;
+	int			taken = 0;
+	int			i;
+	bool		isnull;
+
+	ap_execute(&open_test_ids_plan, NULL, NULL, false, 0);
+	count = (int) SPI_processed;
+	if (count == 0)
+		return 0;
+	ids = palloc(sizeof(int64) * count);
+	for (i = 0; i < count; i++)
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	/* In id order, as record_work_order takes them. */
+	for (i = 0; i < count; i++)
+		taken += ab_settle_test(ids[i]);
+	return taken;
+}
+
+/*
+ * settle_ab_tests() returns integer: take the decisions and looks of the
+ * watch that are due on the open tests' counts but were not taken.
+ */
+Datum
+ap_settle_ab_tests(PG_FUNCTION_ARGS)
+{
+	int			taken;
+
+	AP_ENTER();
+	ap_require_writable("settle_ab_tests()");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	taken = ab_settle_open_tests();
+	SPI_finish();
+	PG_RETURN_INT32(taken);
 }
 
 /*

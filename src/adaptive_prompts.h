@@ -305,6 +305,7 @@ extern int	experiments_settle_open(void);
 
 /* A/B tests of prompt and enhancement versions (ab_tests.c). */
 extern void ab_count_work_order(const WorkOrderFacts *facts);
+extern int	ab_settle_open_tests(void);
 
 /* The ledger purge, for the background worker (work_orders.c). */
 extern uint64 work_orders_purge_ledger(int batch_size);

@@ -580,7 +580,16 @@ static void
 settle_experiments_unit(void *arg)
 {
 	(void) arg;
-	(void) experiments_settle_open();
+	if (activity_experiments_open())
+		(void) experiments_settle_open();
+}
+
+static void
+settle_ab_tests_unit(void *arg)
+{
+	(void) arg;
+	if (activity_ab_tests_open())
+		(void) ab_settle_open_tests();
 }
 
 static void
@@ -629,7 +638,9 @@ worker_maintenance(void)
 	 */
 	worker_run("folding the log into the rollups", fold_rollups_unit, NULL);
 	worker_run("purging expired log and ledger rows", purge_unit, NULL);
+	/* Decisions the last concurrent work orders left due. */
 	worker_run("settling threshold experiments", settle_experiments_unit, NULL);
+	worker_run("settling A/B tests", settle_ab_tests_unit, NULL);
 	if (ap_failure_trigger > 0)
 		worker_run("checking the failure trigger", failure_trigger_unit, NULL);
 	if (now >= next_effectiveness_check)

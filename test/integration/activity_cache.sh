@@ -34,7 +34,7 @@ ask "SELECT (record_work_order('m', 0.2, 1, 0, prompt_version => 'm/v1', work_or
 q "SELECT start_prompt_test('m/v2', 30)" >/dev/null
 version=$(ask "SELECT version FROM get_active_prompt_version('m', 'wo-ab-1');")
 ask "SELECT (record_work_order('m', 0.2, 1, 0, prompt_version => '$version', work_order_id => 'wo-ab-1')).outcome;" >/dev/null
-is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE status = 'running'")" 1 \
+is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ab_test_progress WHERE status = 'running'")" 1 \
 	"a prompt test started by another session is counted by the long-lived one"
 
 session_close

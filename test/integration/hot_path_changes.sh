@@ -144,7 +144,7 @@ for i in 1 2 3 4 5 6; do
 	ask "SELECT (ap.record_work_order('a-Model', 0.35, 2, 0, prompt_version => version, work_order_id => 'rr-$i')).outcome
 	       FROM ap.get_active_prompt_version('a-Model', 'rr-$i');" >/dev/null
 done
-is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ap.ab_tests WHERE status = 'running'")" 6 \
+is "$(q "SELECT candidate_work_orders + incumbent_work_orders FROM ap.ab_test_progress WHERE status = 'running'")" 6 \
 	"after a SERIALIZABLE transaction spanning a test's start, later work orders are counted in it"
 session_close
 

@@ -6,7 +6,7 @@ SET LOCAL client_min_messages = warning;
 SET client_min_messages = error;  -- the worker serves another database: no WARNING here
 CREATE EXTENSION adaptive_prompts;
 RESET client_min_messages;
-SELECT plan(79);
+SELECT plan(99);
 
 SELECT register_proposer('ab-model', 0.5, 1);
 
@@ -133,12 +133,12 @@ SELECT record_work_order('ab-model', 0.5, 2, 1, false, '{TS2345}', '[]', NULL,
                          ARRAY['TS2345@' || CASE WHEN ab_test_arm(pg_temp.open_test('TS2345'), 'stray') = 'candidate'
                                                  THEN '1' ELSE '2' END], '{}', 'stray');
 SELECT record_work_order('ab-model', 0.5, 2, 1, false, '{TS2345}', '[]', NULL, '{TS2345@2}', '{}', NULL);
-SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE id = pg_temp.open_test('TS2345')),
+SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_test_progress WHERE test_id = pg_temp.open_test('TS2345')),
           0::bigint, 'work orders that did not follow their assignment, or have no id, are not counted');
 SELECT pg_temp.feed_enhancement(pg_temp.open_test('TS2345'), 'TS2345', 'count-', 10, 0.5, 0.5);
-SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE id = pg_temp.open_test('TS2345')),
+SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_test_progress WHERE test_id = pg_temp.open_test('TS2345')),
           10::bigint, 'work orders that followed their assignment are counted');
-SELECT is((SELECT candidate_occurrences + incumbent_occurrences FROM ab_tests WHERE id = pg_temp.open_test('TS2345')),
+SELECT is((SELECT candidate_occurrences + incumbent_occurrences FROM ab_test_progress WHERE test_id = pg_temp.open_test('TS2345')),
           5::bigint, 'occurrences of the targeted code are counted per arm');
 
 SELECT lives_ok($$SELECT abort_ab_test(pg_temp.open_test('TS2345'), 'assignment checks done')$$,
@@ -155,7 +155,7 @@ UPDATE ab_tests SET salt = 7 WHERE id = pg_temp.open_test('ab-model');
 SELECT count(*) FROM generate_series(1, 3000) g,
        get_active_prompt_version('ab-model', 'sample-' || g) v,
        record_work_order('ab-model', 0.5, 1, 0, false, '{}', '[]', v.version, '{}', '{}', 'sample-' || g) r;
-SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE id = pg_temp.open_test('ab-model')),
+SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_test_progress WHERE test_id = pg_temp.open_test('ab-model')),
           3000::bigint, 'every work order of the prompt test is counted, logged or not');
 SELECT ok((SELECT count(*) FROM proposer_failures WHERE work_order_id LIKE 'sample-%') BETWEEN 240 AND 360,
           'about 10% of the successes are logged');
@@ -351,6 +351,80 @@ SELECT ok((SELECT status = 'rolled_back'
 SELECT isnt((SELECT salt FROM ab_tests WHERE subject = 'TS7006'),
             (SELECT salt FROM ab_tests WHERE subject = 'TS2554'),
             'each test has its own random salt');
+
+-- ---------------------------------------------------------------------------
+-- Striped counts: settle_ab_tests() takes a decision the counting left due
+-- (as when the last concurrent work orders did not see each other's counts),
+-- exactly once; counts after a decision do not change it; the watch's looks.
+-- ---------------------------------------------------------------------------
+SELECT register_proposer('settle-model', 0.5, 1);
+SELECT register_prompt_version('settle-model', 'settle-model/v1', 'Prompt one.', NULL, true);
+SELECT register_prompt_version('settle-model', 'settle-model/v2', 'Prompt two.');
+SELECT start_prompt_test('settle-model/v2', 10) AS settle_test \gset
+SELECT is((SELECT count(*) FROM ab_test_counts WHERE test_id = :settle_test), 16::bigint,
+          'a test starts with 16 stripes of counts');
+-- Counts that two backends left in two stripes: 10 per arm, 90% vs 50%.
+UPDATE ab_test_counts SET candidate_work_orders = 6, candidate_successes = 5,
+                          incumbent_work_orders = 4, incumbent_successes = 2
+ WHERE test_id = :settle_test AND stripe = 3;
+UPDATE ab_test_counts SET candidate_work_orders = 4, candidate_successes = 4,
+                          incumbent_work_orders = 6, incumbent_successes = 3
+ WHERE test_id = :settle_test AND stripe = 11;
+SELECT results_eq($$SELECT candidate_work_orders, candidate_successes, incumbent_work_orders, incumbent_successes
+                      FROM ab_test_progress WHERE test_id = $$ || :settle_test,
+                  $$VALUES (10::bigint, 9::bigint, 10::bigint, 5::bigint)$$,
+                  'ab_test_progress sums the stripes');
+SELECT is((SELECT candidate_work_orders + incumbent_work_orders FROM ab_tests WHERE id = :settle_test), 0::bigint,
+          'counting does not touch the test''s row');
+SELECT is(settle_ab_tests(), 1, 'settle_ab_tests takes the decision that is due');
+SELECT ok((SELECT status = 'running' AND checkpoint = 2 AND candidate_work_orders = 10 AND candidate_successes = 9
+                  AND incumbent_work_orders = 10 AND incumbent_successes = 5
+                  AND decision_reason LIKE '%extended:%candidate 9/10 = 0.900%'
+             FROM ab_tests WHERE id = :settle_test),
+          'on the sums of the stripes, which the row records with it (z about 1.95: extended)');
+SELECT is(settle_ab_tests(), 0, 'a second call takes nothing: each decision is taken once');
+SELECT is((SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1) FROM ab_tests WHERE id = :settle_test),
+          1, 'one line of decision_reason');
+-- 40 per arm, past the second checkpoint (20): decided at it, on all 40.
+UPDATE ab_test_counts SET candidate_work_orders = 36, candidate_successes = 32,
+                          incumbent_work_orders = 36, incumbent_successes = 18
+ WHERE test_id = :settle_test AND stripe = 0;
+SELECT is(settle_ab_tests(), 1, 'counts past the checkpoint: one decision');
+SELECT ok((SELECT status = 'watching' AND checkpoint = 2 AND candidate_work_orders = 46 AND incumbent_work_orders = 46
+             FROM ab_tests WHERE id = :settle_test),
+          'promoted at the second checkpoint with the counts it summed (46 per arm)');
+SELECT is((SELECT version FROM prompt_versions WHERE proposer_name = 'settle-model' AND is_active), 'settle-model/v2',
+          'the candidate is active');
+-- Work orders that saw the test running but committed after the decision.
+UPDATE ab_test_counts SET candidate_work_orders = candidate_work_orders + 5,
+                          incumbent_work_orders = incumbent_work_orders + 5
+ WHERE test_id = :settle_test AND stripe = 7;
+SELECT is(settle_ab_tests(), 0, 'later results in the test''s arms take nothing');
+SELECT ok((SELECT candidate_work_orders = 46 AND incumbent_work_orders = 46 AND p_value < 0.0055
+             FROM ab_tests WHERE id = :settle_test),
+          'and do not change the counts the decision recorded');
+SELECT is((SELECT candidate_work_orders FROM ab_test_progress WHERE test_id = :settle_test), 51::bigint,
+          'ab_test_progress shows them');
+-- The watch (lan_demets_pocock, 10 work orders): looks after 3, 5, 8, 10.
+SELECT count(record_work_order('settle-model', 0.5, 2, 0, false, '{}', '[]', 'settle-model/v2', '{}', '{}',
+                               'settle-watch-' || g)) FROM generate_series(1, 4) g;
+SELECT ok((SELECT status = 'watching' AND watch_looks = 1 AND watch_work_orders = 3
+             FROM ab_tests WHERE id = :settle_test),
+          'the first look of the watch is taken by the work order that reaches it (watch_looks 1, at 3)');
+SELECT is((SELECT watch_work_orders FROM ab_test_progress WHERE test_id = :settle_test), 4::bigint,
+          'the fourth is counted in the stripes only');
+UPDATE ab_test_counts SET watch_work_orders = watch_work_orders + 8, watch_successes = watch_successes + 8
+ WHERE test_id = :settle_test AND stripe = 5;
+SELECT is(settle_ab_tests(), 3, 'counts past the end of the watch: its three remaining looks are taken');
+SELECT ok((SELECT status = 'promoted' AND watch_looks = 4 AND watch_work_orders = 12 AND watch_successes = 12
+                  AND decision_reason LIKE '%watch passed%look 4 of 4%'
+             FROM ab_tests WHERE id = :settle_test),
+          'the watch passes at its last look, on the 12 work orders counted');
+SELECT is((SELECT array_length(regexp_split_to_array(decision_reason, E'\n'), 1) FROM ab_tests WHERE id = :settle_test),
+          6, 'two decisions and four looks, one line each');
+SELECT is(settle_ab_tests(), 0, 'nothing is left to settle');
+SELECT is((SELECT watch_looks FROM ab_tests WHERE subject = 'TS2339'), 2,
+          'a watch rolled back at its second look took two looks');
 
 -- ---------------------------------------------------------------------------
 -- Input errors

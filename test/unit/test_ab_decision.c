@@ -26,7 +26,7 @@ main(void)
 	AbDecision	d;
 	char		reason[1024];
 
-	tap_plan(31);
+	tap_plan(37);
 
 	/* An enhancement that lowers its code's rate from 40% to 10%. */
 	d = ab_decide(arm(3, 30), arm(12, 30), 1, AB_RULE_FIXED_ALPHA, 0.05, 1);
@@ -67,11 +67,11 @@ main(void)
 	ok(d.verdict == AB_REJECT, "direction matters: fewer events is worse for success rates");
 
 	/* The watch after a promotion. */
-	d = ab_decide_watch(arm(24, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30);
+	d = ab_decide_watch(arm(24, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30, 1);
 	ok(d.verdict == AB_WATCH_ROLL_BACK, "a promoted enhancement at 80% vs 40% is rolled back");
-	d = ab_decide_watch(arm(13, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30);
+	d = ab_decide_watch(arm(13, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30, 1);
 	ok(d.verdict == AB_WATCH_PASSED, "one slightly worse but not significantly is kept");
-	d = ab_decide_watch(arm(3, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30);
+	d = ab_decide_watch(arm(3, 30), arm(12, 30), 1, AB_WATCH_RULE_FIXED_ALPHA, 0.05, 30, 1);
 	ok(d.verdict == AB_WATCH_PASSED && d.p_value > 0.5, "one that stays better is kept");
 
 	/* The recorded sentence. */
@@ -126,25 +126,57 @@ main(void)
 	{
 		int			looks;
 
-		ok(ab_watch_look(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 8, 30, &looks) == 1 &&
+		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 8, 30, &looks) == 1 &&
 		   looks == 4 &&
-		   ab_watch_look(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 9, 30, &looks) == 0 &&
-		   ab_watch_look(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 23, 30, &looks) == 3 &&
-		   ab_watch_look(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 30, 30, &looks) == 4 &&
-		   ab_watch_look(AB_WATCH_RULE_FIXED_ALPHA, 29, 30, &looks) == 0 &&
-		   ab_watch_look(AB_WATCH_RULE_FIXED_ALPHA, 30, 30, &looks) == 1,
-		   "the watch's looks");
-		ok(ab_watch_look(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 2, &looks) == 1 &&
-		   looks == 2, "a watch of two work orders has two looks");
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 7, 30, &looks) == 0 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 9, 30, &looks) == 0 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 2, 23, 30, &looks) == 3 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 3, 30, 30, &looks) == 4 &&
+		   ab_watch_look_due(AB_WATCH_RULE_FIXED_ALPHA, 0, 29, 30, &looks) == 0 &&
+		   ab_watch_look_due(AB_WATCH_RULE_FIXED_ALPHA, 0, 30, 30, &looks) == 1 &&
+		   looks == 1,
+		   "the watch's looks: the next one is due at its size");
+		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 20, 30, &looks) == 1 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 20, 30, &looks) == 2 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 2, 20, 30, &looks) == 0,
+		   "counts past a look (work orders in flight): the looks not yet taken are due one by one");
+		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 4, 45, 30, &looks) == 0 &&
+		   ab_watch_look_due(AB_WATCH_RULE_FIXED_ALPHA, 1, 45, 30, &looks) == 0,
+		   "no look is due once every look was taken, however many were counted");
+		ok(ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 30) == 8 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 3, 30) == 30 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 4, 30) == 0 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 2) == 2 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 2, 2) == 0 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_FIXED_ALPHA, 0, 30) == 30 &&
+		   ab_watch_next_look_size(AB_WATCH_RULE_FIXED_ALPHA, 1, 30) == 0,
+		   "the size of the next look, 0 after the last");
+		ok(ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 0, 1, 2, &looks) == 1 &&
+		   looks == 2 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 1, 2, &looks) == 0 &&
+		   ab_watch_look_due(AB_WATCH_RULE_LAN_DEMETS_POCOCK, 1, 2, 2, &looks) == 2,
+		   "a watch of two work orders has two looks");
 	}
 	d = ab_decide_watch(arm(1, 8), arm(60, 80), 0, AB_WATCH_RULE_LAN_DEMETS_POCOCK,
-						0.05, 30);
+						0.05, 30, 1);
 	ok(d.verdict == AB_WATCH_ROLL_BACK && d.look == 1,
 	   "a promoted prompt at 1/8 against 60/80 is rolled back at the first look");
 	d = ab_decide_watch(arm(20, 30), arm(60, 80), 0, AB_WATCH_RULE_LAN_DEMETS_POCOCK,
-						0.05, 30);
+						0.05, 30, 4);
 	ok(d.verdict == AB_WATCH_PASSED && d.look == 4,
 	   "20/30 against 60/80 passes at the last look");
+	d = ab_decide_watch(arm(20, 30), arm(60, 80), 0, AB_WATCH_RULE_LAN_DEMETS_POCOCK,
+						0.05, 30, 2);
+	ok(d.verdict == AB_WATCH_CONTINUE && d.look == 2 && d.looks == 4,
+	   "the same counts at an earlier look continue the watch: the look is the one given");
+	d = ab_decide_watch(arm(25, 36), arm(60, 80), 0, AB_WATCH_RULE_LAN_DEMETS_POCOCK,
+						0.05, 30, 4);
+	ok(d.verdict == AB_WATCH_PASSED && d.look == 4,
+	   "counts past the end of the watch are decided at the last look");
+	d = ab_decide_watch(arm(20, 30), arm(60, 80), 0, AB_WATCH_RULE_LAN_DEMETS_POCOCK,
+						0.05, 30, 0);
+	ok(d.verdict == AB_WATCH_CONTINUE,
+	   "look 0 is not a look");
 
 	return tap_exit_status();
 }
