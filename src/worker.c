@@ -558,8 +558,21 @@ ap_worker_is_running(void)
 
 /* Maintenance ------------------------------------------------------------ */
 
-/* Rows the worker purges from the log and from the ledger per cycle. */
+/*
+ * Rows the worker purges from the log and from the ledger per transaction;
+ * a cycle goes on with more batches while one is full, for up to
+ * WORKER_PURGE_BUDGET_MS, so a high rate of expiring rows is kept up with
+ * in short transactions.
+ */
 #define WORKER_PURGE_BATCH 10000
+#define WORKER_PURGE_BUDGET_MS 2000
+
+/* What one purge transaction removed. */
+typedef struct PurgeBatch
+{
+	uint64		log_rows;
+	uint64		ledger_rows;
+} PurgeBatch;
 
 static void
 fold_rollups_unit(void *arg)
@@ -571,9 +584,36 @@ fold_rollups_unit(void *arg)
 static void
 purge_unit(void *arg)
 {
-	(void) arg;
-	(void) retention_purge_batch(WORKER_PURGE_BATCH);
-	(void) work_orders_purge_ledger(WORKER_PURGE_BATCH);
+	PurgeBatch *batch = (PurgeBatch *) arg;
+
+	batch->log_rows = retention_purge_batch(WORKER_PURGE_BATCH);
+	batch->ledger_rows = work_orders_purge_ledger(WORKER_PURGE_BATCH);
+}
+
+/*
+ * Purge expired log and ledger rows in batches of their own transactions
+ * until a batch finds less than a full one of each, or the budget is spent.
+ */
+static void
+worker_purge(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		PurgeBatch	batch = {0, 0};
+
+		if (worker_run("purging expired log and ledger rows", purge_unit,
+					   &batch) != UNIT_DONE)
+			break;
+		if (batch.log_rows < WORKER_PURGE_BATCH &&
+			batch.ledger_rows < WORKER_PURGE_BATCH)
+			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   WORKER_PURGE_BUDGET_MS))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 static void
@@ -637,7 +677,7 @@ worker_maintenance(void)
 	 * until it commits).
 	 */
 	worker_run("folding the log into the rollups", fold_rollups_unit, NULL);
-	worker_run("purging expired log and ledger rows", purge_unit, NULL);
+	worker_purge();
 	/* Decisions the last concurrent work orders left due. */
 	worker_run("settling threshold experiments", settle_experiments_unit, NULL);
 	worker_run("settling A/B tests", settle_ab_tests_unit, NULL);
