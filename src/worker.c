@@ -560,12 +560,13 @@ ap_worker_is_running(void)
 
 /*
  * Rows the worker purges from the log and from the ledger per transaction;
- * a cycle goes on with more batches while one is full, for up to
- * WORKER_PURGE_BUDGET_MS, so a high rate of expiring rows is kept up with
- * in short transactions.
+ * a cycle goes on with more batches while one is full, for up to a quarter
+ * of the naptime (at most WORKER_PURGE_BUDGET_MS), so a high rate of
+ * expiring rows is kept up with in short transactions while a backlog is
+ * worked off without taking the machine from the callers.
  */
 #define WORKER_PURGE_BATCH 10000
-#define WORKER_PURGE_BUDGET_MS 2000
+#define WORKER_PURGE_BUDGET_MS 2500
 
 /* What one purge transaction removed. */
 typedef struct PurgeBatch
@@ -598,6 +599,7 @@ static void
 worker_purge(void)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	int			budget_ms = Min(WORKER_PURGE_BUDGET_MS, ap_naptime * 1000 / 4);
 
 	for (;;)
 	{
@@ -609,8 +611,7 @@ worker_purge(void)
 		if (batch.log_rows < WORKER_PURGE_BATCH &&
 			batch.ledger_rows < WORKER_PURGE_BATCH)
 			break;
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
-									   WORKER_PURGE_BUDGET_MS))
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), budget_ms))
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
