@@ -52,6 +52,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -782,7 +783,9 @@ experiment_count(text *proposer, double score, bool was_success,
 				 Experiment *e)
 {
 	Datum		values[4];
-	bool		isnull;
+	TupleDesc	desc;
+	Datum	   *columns;
+	bool	   *nulls;
 	int64		sums[4] = {0, 0, 0, 0};
 	int64		cap;
 	bool		running;
@@ -796,22 +799,26 @@ experiment_count(text *proposer, double score, bool was_success,
 	if (SPI_processed == 0)
 		return false;
 	experiment_from_tuple(0, e);
+
+	/*
+	 * One pass over each row's attributes: the counters come after the
+	 * experiment's text columns, so fetching them one by one would walk
+	 * those columns again for each.
+	 */
+	desc = SPI_tuptable->tupdesc;
+	columns = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
 	for (row = 0; row < SPI_processed; row++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-
+		heap_deform_tuple(SPI_tuptable->vals[row], desc, columns, nulls);
 		if (row > 0 &&
-			memcmp(DatumGetUUIDP(SPI_getbinval(tuple, SPI_tuptable->tupdesc, COL_ID, &isnull)),
-				   &e->id, sizeof(pg_uuid_t)) != 0)
+			memcmp(DatumGetUUIDP(columns[COL_ID - 1]), &e->id, sizeof(pg_uuid_t)) != 0)
 			elog(ERROR, "proposer \"%s\" has more than one open threshold experiment",
 				 text_to_cstring(proposer));
 		for (i = 0; i < 4; i++)
 		{
-			Datum		value = SPI_getbinval(tuple, SPI_tuptable->tupdesc,
-											  COL_SUM_COUNT + i, &isnull);
-
-			if (!isnull)
-				sums[i] += DatumGetInt64(value);
+			if (!nulls[COL_SUM_COUNT - 1 + i])
+				sums[i] += DatumGetInt64(columns[COL_SUM_COUNT - 1 + i]);
 		}
 	}
 	running = (strcmp(e->status, "running") == 0);
