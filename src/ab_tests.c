@@ -54,16 +54,6 @@ PG_FUNCTION_INFO_V1(ap_abort_ab_test);
 PG_FUNCTION_INFO_V1(ap_settle_ab_tests);
 
 /* Columns of ab_tests that the engine reads, in AbTestRow order. */
-#define AB_TEST_COLUMNS \
-	"id, kind, subject, candidate, incumbent, candidate_version_id, salt," \
-	" sample_size, alpha, status, checkpoint," \
-	" candidate_work_orders, candidate_successes, candidate_occurrences," \
-	" candidate_improvement_sum," \
-	" incumbent_work_orders, incumbent_successes, incumbent_occurrences," \
-	" incumbent_improvement_sum," \
-	" watch_work_orders, watch_successes, watch_occurrences," \
-	" decision_rule, watch_rule, watch_looks"
-
 typedef struct AbTestRow
 {
 	int64		id;
@@ -112,6 +102,22 @@ typedef enum AbArmChoice
 #define AB_LOOKUP_COLUMNS \
 	"id, kind, subject, candidate, incumbent, salt, sample_size, status," \
 	" checkpoint, watch_rule, watch_looks"
+
+/* The eleven counters, in the order ab_counts_read() reads them. */
+#define AB_COUNT_COLUMNS \
+	"candidate_work_orders, candidate_successes, candidate_occurrences," \
+	" candidate_improvement_sum," \
+	" incumbent_work_orders, incumbent_successes, incumbent_occurrences," \
+	" incumbent_improvement_sum," \
+	" watch_work_orders, watch_successes, watch_occurrences"
+
+/*
+ * Columns of ab_tests that a decision reads: the lookup's, then what only
+ * a decision needs (ab_row_read reads them in this order).
+ */
+#define AB_TEST_COLUMNS \
+	AB_LOOKUP_COLUMNS ", candidate_version_id, alpha, decision_rule, " \
+	AB_COUNT_COLUMNS
 
 static ApPlan open_tests_plan = AP_PLAN(
 	"SELECT " AB_LOOKUP_COLUMNS " FROM @extschema@.ab_tests"
@@ -181,7 +187,7 @@ static ApPlan create_stripes_plan = AP_PLAN(
 	" ON CONFLICT DO NOTHING",
 	INT8OID, INT4OID);
 
-/* What a decision uses, in AB_TEST_COLUMNS order of the counts. */
+/* The sums of a test's stripes, in AB_COUNT_COLUMNS order (ab_counts_read). */
 static ApPlan stripe_sums_plan = AP_PLAN(
 	"SELECT pg_catalog.sum(candidate_work_orders)::pg_catalog.int8, pg_catalog.sum(candidate_successes)::pg_catalog.int8,"
 	" pg_catalog.sum(candidate_occurrences)::pg_catalog.int8, pg_catalog.sum(candidate_improvement_sum),"
@@ -301,55 +307,8 @@ static ApPlan abort_plan = AP_PLAN(
 	INT8OID, TEXTOID);
 
 /*
- * Read an AB_TEST_COLUMNS row of SPI_tuptable.
- */
-static void
-ab_row_read(int row_number, AbTestRow *row)
-{
-	HeapTuple	tuple = SPI_tuptable->vals[row_number];
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	bool		isnull;
-	char	   *kind;
-	char	   *status;
-
-	row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-	kind = SPI_getvalue(tuple, desc, 2);
-	row->is_prompt = strcmp(kind, AB_KIND_PROMPT) == 0;
-	row->subject = SPI_getvalue(tuple, desc, 3);
-	row->candidate = SPI_getvalue(tuple, desc, 4);
-	row->incumbent = SPI_getvalue(tuple, desc, 5);	/* NULL when NULL */
-	row->candidate_version_id = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
-	if (isnull)
-		row->candidate_version_id = 0;
-	row->salt = DatumGetInt64(SPI_getbinval(tuple, desc, 7, &isnull));
-	row->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, 8, &isnull));
-	row->alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, 9, &isnull));
-	status = SPI_getvalue(tuple, desc, 10);
-	row->watching = strcmp(status, "watching") == 0;
-	row->open = row->watching || strcmp(status, "running") == 0;
-	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
-	row->candidate_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 12, &isnull));
-	row->candidate_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
-	row->candidate_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 14, &isnull));
-	row->candidate_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 15, &isnull));
-	row->incumbent_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 16, &isnull));
-	row->incumbent_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 17, &isnull));
-	row->incumbent_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 18, &isnull));
-	row->incumbent_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 19, &isnull));
-	row->watch_work_orders = DatumGetInt64(SPI_getbinval(tuple, desc, 20, &isnull));
-	row->watch_successes = DatumGetInt64(SPI_getbinval(tuple, desc, 21, &isnull));
-	row->watch_occurrences = DatumGetInt64(SPI_getbinval(tuple, desc, 22, &isnull));
-	if (ab_rule_from_name(SPI_getvalue(tuple, desc, 23), &row->rule) != 0 ||
-		ab_watch_rule_from_name(SPI_getvalue(tuple, desc, 24), &row->watch_rule) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("A/B test %lld has an unknown decision or watch rule",
-						(long long) row->id)));
-	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 25, &isnull));
-}
-
-/*
- * Read an AB_LOOKUP_COLUMNS row of SPI_tuptable: what counting needs.
+ * Read an AB_LOOKUP_COLUMNS row of SPI_tuptable (or the same first columns
+ * of an AB_TEST_COLUMNS row): what counting needs.
  */
 static void
 ab_lookup_row_read(int row_number, AbTestRow *row)
@@ -369,7 +328,7 @@ ab_lookup_row_read(int row_number, AbTestRow *row)
 	row->sample_size = DatumGetInt32(SPI_getbinval(tuple, desc, 7, &isnull));
 	status = SPI_getvalue(tuple, desc, 8);
 	row->watching = strcmp(status, "watching") == 0;
-	row->open = true;
+	row->open = row->watching || strcmp(status, "running") == 0;
 	row->checkpoint = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
 	if (ab_watch_rule_from_name(SPI_getvalue(tuple, desc, 10), &row->watch_rule) != 0)
 		ereport(ERROR,
@@ -377,6 +336,57 @@ ab_lookup_row_read(int row_number, AbTestRow *row)
 				 errmsg("A/B test %lld has an unknown watch rule",
 						(long long) row->id)));
 	row->watch_looks = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
+}
+
+/*
+ * Read the eleven AB_COUNT_COLUMNS counters, from column `first` on, of
+ * row `row_number` of SPI_tuptable.
+ */
+static void
+ab_counts_read(int row_number, int first, AbTestRow *row)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row_number];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+#define COUNT_INT64(i) DatumGetInt64(SPI_getbinval(tuple, desc, first + (i), &isnull))
+#define COUNT_FLOAT8(i) DatumGetFloat8(SPI_getbinval(tuple, desc, first + (i), &isnull))
+	row->candidate_work_orders = COUNT_INT64(0);
+	row->candidate_successes = COUNT_INT64(1);
+	row->candidate_occurrences = COUNT_INT64(2);
+	row->candidate_improvement_sum = COUNT_FLOAT8(3);
+	row->incumbent_work_orders = COUNT_INT64(4);
+	row->incumbent_successes = COUNT_INT64(5);
+	row->incumbent_occurrences = COUNT_INT64(6);
+	row->incumbent_improvement_sum = COUNT_FLOAT8(7);
+	row->watch_work_orders = COUNT_INT64(8);
+	row->watch_successes = COUNT_INT64(9);
+	row->watch_occurrences = COUNT_INT64(10);
+#undef COUNT_INT64
+#undef COUNT_FLOAT8
+}
+
+/*
+ * Read an AB_TEST_COLUMNS row of SPI_tuptable.
+ */
+static void
+ab_row_read(int row_number, AbTestRow *row)
+{
+	HeapTuple	tuple = SPI_tuptable->vals[row_number];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+
+	ab_lookup_row_read(row_number, row);
+	row->candidate_version_id = DatumGetInt64(SPI_getbinval(tuple, desc, 12, &isnull));
+	if (isnull)
+		row->candidate_version_id = 0;
+	row->alpha = DatumGetFloat8(SPI_getbinval(tuple, desc, 13, &isnull));
+	if (ab_rule_from_name(SPI_getvalue(tuple, desc, 14), &row->rule) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("A/B test %lld has an unknown decision rule",
+						(long long) row->id)));
+	ab_counts_read(row_number, 15, row);
 }
 
 /* qsort comparator: tests by id. */
@@ -397,31 +407,14 @@ ab_row_id_compare(const void *a, const void *b)
 static void
 ab_row_sum_stripes(AbTestRow *row)
 {
-	HeapTuple	tuple;
-	TupleDesc	desc;
 	Datum		values[1];
 	bool		isnull;
 
 	values[0] = Int64GetDatum(row->id);
 	ap_execute(&stripe_sums_plan, values, NULL, false, 0);
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	(void) SPI_getbinval(tuple, desc, 1, &isnull);
-	if (isnull)
-		return;
-#define SUM_INT64(column) DatumGetInt64(SPI_getbinval(tuple, desc, (column), &isnull))
-	row->candidate_work_orders = SUM_INT64(1);
-	row->candidate_successes = SUM_INT64(2);
-	row->candidate_occurrences = SUM_INT64(3);
-	row->candidate_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
-	row->incumbent_work_orders = SUM_INT64(5);
-	row->incumbent_successes = SUM_INT64(6);
-	row->incumbent_occurrences = SUM_INT64(7);
-	row->incumbent_improvement_sum = DatumGetFloat8(SPI_getbinval(tuple, desc, 8, &isnull));
-	row->watch_work_orders = SUM_INT64(9);
-	row->watch_successes = SUM_INT64(10);
-	row->watch_occurrences = SUM_INT64(11);
-#undef SUM_INT64
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ab_counts_read(0, 1, row);
 }
 
 /*

@@ -636,10 +636,29 @@ count_of(int64 sum)
 }
 
 /*
- * Put the sums of the stripes, columns first .. first + 3 of row `row` of
- * the last SPI result, in place of the counts of the experiment's phase:
- * the trial's while it runs, the watch's while it is watched (the trial's
+ * Put the sums of the stripes (trial count, trial successes, watch count,
+ * watch successes) in place of the counts of the experiment's phase: the
+ * trial's while it runs, the watch's while it is watched (the trial's
  * counts of a watched experiment are those of its decision).
+ */
+static void
+experiment_set_sums(Experiment *e, const int64 sums[4])
+{
+	if (strcmp(e->status, "running") == 0)
+	{
+		e->sample_count = count_of(sums[0]);
+		e->successes = count_of(sums[1]);
+	}
+	else if (e->watching)
+	{
+		e->watch_count = count_of(sums[2]);
+		e->watch_successes = count_of(sums[3]);
+	}
+}
+
+/*
+ * experiment_set_sums() with the sums in columns first .. first + 3 of row
+ * `row` of the last SPI result.
  */
 static void
 experiment_apply_sums(uint64 row, int first, Experiment *e)
@@ -652,16 +671,7 @@ experiment_apply_sums(uint64 row, int first, Experiment *e)
 
 	for (i = 0; i < 4; i++)
 		sums[i] = DatumGetInt64(SPI_getbinval(tuple, desc, first + i, &isnull));
-	if (strcmp(e->status, "running") == 0)
-	{
-		e->sample_count = count_of(sums[0]);
-		e->successes = count_of(sums[1]);
-	}
-	else if (e->watching)
-	{
-		e->watch_count = count_of(sums[2]);
-		e->watch_successes = count_of(sums[3]);
-	}
+	experiment_set_sums(e, sums);
 }
 
 /*
@@ -789,6 +799,7 @@ experiment_count(text *proposer, double score, bool was_success,
 	int64		sums[4] = {0, 0, 0, 0};
 	int64		cap;
 	bool		running;
+	int			phase;
 	bool		counted = false;
 	uint64		row;
 	int			i;
@@ -822,20 +833,11 @@ experiment_count(text *proposer, double score, bool was_success,
 		}
 	}
 	running = (strcmp(e->status, "running") == 0);
-	if (running)
-	{
-		e->sample_count = count_of(sums[0]);
-		e->successes = count_of(sums[1]);
-		cap = strcmp(e->rule, "sprt") == 0 ? 2 * (int64) e->sample_size : e->sample_size;
-	}
-	else
-	{
-		e->watch_count = count_of(sums[2]);
-		e->watch_successes = count_of(sums[3]);
-		cap = e->sample_size;
-	}
+	phase = running ? 0 : 2;	/* the trial's sums, or the watch's */
+	cap = running && strcmp(e->rule, "sprt") == 0 ?
+		2 * (int64) e->sample_size : e->sample_size;
 
-	if ((running ? sums[0] : sums[2]) < cap)
+	if (sums[phase] < cap)
 	{
 		values[0] = UUIDPGetDatum(&e->id);
 		values[1] = Int32GetDatum(ap_counter_stripe());
@@ -858,17 +860,10 @@ experiment_count(text *proposer, double score, bool was_success,
 	if (counted)
 	{
 		/* The sums were read before this call's own addition. */
-		if (running)
-		{
-			e->sample_count = count_of((int64) e->sample_count + 1);
-			e->successes = count_of((int64) e->successes + (was_success ? 1 : 0));
-		}
-		else
-		{
-			e->watch_count = count_of((int64) e->watch_count + 1);
-			e->watch_successes = count_of((int64) e->watch_successes + (was_success ? 1 : 0));
-		}
+		sums[phase] += 1;
+		sums[phase + 1] += was_success ? 1 : 0;
 	}
+	experiment_set_sums(e, sums);
 
 	/*
 	 * The decision path: only when the rule may reach a verdict on the sums
