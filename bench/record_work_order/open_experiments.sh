@@ -12,6 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../test/lib.sh"
+source "$here/lib.sh"
 seconds=${1:-10}
 rounds=${2:-3}
 clients=8
@@ -50,8 +51,6 @@ stop_experiments() {
 	             WHERE status = 'running' OR watching" >/dev/null
 }
 pgb() { "$AP_PG_BIN/pgbench" -n -M prepared -c $clients -j 2 "$@" 2>&1; }
-tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "warming up: 20,000 calls with experiments open, 20,000 without"
 start_experiments

@@ -16,6 +16,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../test/lib.sh"
+source "$here/lib.sh"
 seconds=${1:-15}
 rounds=${2:-3}
 proposers=${3:-8}
@@ -54,8 +55,6 @@ SQL
 chmod 644 "$AP_TMP/open_tests.sql"
 
 pgb() { "$AP_PG_BIN/pgbench" -n -M prepared -c $clients -j $clients -f "$AP_TMP/open_tests.sql" "$@" 2>&1; }
-tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "warming up: 20,000 calls in each database"
 for db in bench_a bench_b; do pgb -d $db -t $((20000 / clients)) >/dev/null; done

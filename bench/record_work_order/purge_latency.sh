@@ -35,6 +35,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../test/lib.sh"
+source "$here/lib.sh"
 seconds=${1:-30}
 rounds=${2:-3}
 clients=8
@@ -64,7 +65,6 @@ ap_psql -c "SELECT set_enhancement('TS2345', 'Check argument types.'), set_enhan
 
 q() { ap_psql -At -c "$1"; }
 pgb() { "$AP_PG_BIN/pgbench" -n -M prepared -c $clients -j "$threads" "$@" 2>&1; }
-tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
 expired_ledger() { q "SELECT count(*) FROM work_orders WHERE recorded_at < now() - interval '1 hour'"; }
 expired_log() { q "SELECT count(*) FROM proposer_failures WHERE created_at < now() - interval '1 hour'"; }
 worker_db() {

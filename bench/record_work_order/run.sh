@@ -13,6 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../test/lib.sh"
+source "$here/lib.sh"
 seconds=${1:-20}
 rounds=${2:-3}
 clients=2
@@ -31,8 +32,6 @@ done
 ap_psql -c "SELECT set_enhancement('TS2345', 'Check argument types.'), set_enhancement('TS2322', 'Check assignments.')" >/dev/null
 
 pgb() { "$AP_PG_BIN/pgbench" -n -M prepared -c $clients -j $clients "$@" 2>&1; }
-tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 window_bytes() {
 	ap_psql -At -c "SELECT pg_total_relation_size('proposer_attempts') + pg_total_relation_size('proposer_success_metrics')"
 }
